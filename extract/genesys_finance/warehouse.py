@@ -1,0 +1,63 @@
+"""Connections to the warehouse (DuckDB file or PostgreSQL) for dlt and for plain SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from genesys_finance.settings import Settings
+
+
+def dlt_destination(settings: Settings) -> Any:
+    """The dlt destination object for the configured target."""
+    import dlt
+
+    if settings.target == "duckdb":
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(settings.duckdb_path))
+    pg = settings.postgres
+    return dlt.destinations.postgres(
+        f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}"
+    )
+
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[Any]:
+    """A DB-API connection in autocommit mode: each statement commits at once.
+
+    Used for the job ledger, where a job id must be durable the moment it is written.
+    """
+    if settings.target == "duckdb":
+        import duckdb
+
+        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(str(settings.duckdb_path))
+        try:
+            yield conn
+        finally:
+            conn.close()
+    else:
+        import psycopg2
+
+        conn = psycopg2.connect(settings.postgres.dsn())
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+
+def query(settings: Settings, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """Run one statement and return all rows (empty for statements without a result)."""
+    with connect(settings) as conn:
+        cur = conn.cursor()
+        cur.execute(sql, list(params))
+        if cur.description is None:
+            return []
+        return [tuple(row) for row in cur.fetchall()]
+
+
+def placeholder(settings: Settings) -> str:
+    """The DB-API parameter marker of the target's driver."""
+    return "?" if settings.target == "duckdb" else "%s"
