@@ -1,3 +1,9 @@
 """genesys-finance: Genesys Cloud analytics into SQL tables finance can trust."""
 
 __version__ = "0.1.0"
+
+import os as _os
+
+# The product runs offline next to finance data: no anonymous usage events from dlt or dbt.
+_os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+_os.environ.setdefault("DO_NOT_TRACK", "1")

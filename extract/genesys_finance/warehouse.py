@@ -52,7 +52,11 @@ def query(settings: Settings, sql: str, params: Sequence[Any] = ()) -> list[tupl
     """Run one statement and return all rows (empty for statements without a result)."""
     with connect(settings) as conn:
         cur = conn.cursor()
-        cur.execute(sql, list(params))
+        # No parameter list at all when there are none, so a literal % needs no escaping.
+        if params:
+            cur.execute(sql, list(params))
+        else:
+            cur.execute(sql)
         if cur.description is None:
             return []
         return [tuple(row) for row in cur.fetchall()]

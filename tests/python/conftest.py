@@ -16,6 +16,9 @@ from genesys_finance.settings import PostgresSettings, Settings
 
 HMAC_TEST_KEY = "test-hmac-key-not-a-secret"
 
+# Fixture modules owned by each area (one file each, so areas do not edit each other's fixtures).
+pytest_plugins = ["sim_fixtures"]
+
 
 def _postgres_required() -> bool:
     return bool(os.environ.get("GENESYS_FINANCE_REQUIRE_POSTGRES") or os.environ.get("CI"))

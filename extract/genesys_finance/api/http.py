@@ -1,0 +1,224 @@
+"""A paced, retrying JSON client for the Genesys Cloud platform API.
+
+* Pacing: every request (retries included) takes a slot from a per-minute budget shared by all
+  threads, so the API's own limit (300/min per token) is rarely hit.
+* 429: wait `Retry-After` seconds (every thread pauses), never renew the token (the budget is
+  per token; a new token does not reset it).
+* 401: renew the token once and replay the request.
+* 5xx and connection errors: exponential back-off, then an `ApiError` naming the request.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import requests
+from requests.adapters import HTTPAdapter
+
+from genesys_finance.api.auth import GenesysClientCredentials
+from genesys_finance.api.errors import ApiError, AuthenticationError
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
+DEFAULT_RETRY_AFTER_S = 3.0  # the .NET SDK's default when a 429 has no Retry-After
+
+
+class RequestPacer:
+    """Spaces requests evenly under a per-minute budget shared by every thread."""
+
+    def __init__(self, requests_per_minute: float) -> None:
+        self.interval_s = 60.0 / requests_per_minute if requests_per_minute > 0 else 0.0
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+
+    def wait_for_slot(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self.interval_s
+        if slot > now:
+            time.sleep(slot - now)
+
+    def pause_for(self, seconds: float) -> None:
+        """Hold every thread's next request for `seconds` (after a 429)."""
+        with self._lock:
+            self._next_slot = max(self._next_slot, time.monotonic() + seconds)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    """Attempts for a request failing with 5xx or a connection error."""
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 30.0
+    max_rate_limited_waits: int = 50
+    """429s tolerated for one request before giving up."""
+    timeout_s: float = 60.0
+
+    def backoff_s(self, failures: int) -> float:
+        return float(min(self.backoff_max_s, self.backoff_initial_s * 2 ** (failures - 1)))
+
+
+@dataclass
+class RequestStats:
+    requests: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    connection_errors: int = 0
+    token_renewals_after_401: int = 0
+
+
+class ApiClient:
+    """JSON over HTTP with bearer auth, pacing and retries. Safe to share between threads."""
+
+    def __init__(
+        self,
+        api_url: str,
+        login_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        requests_per_minute: float = 300,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 16,
+    ) -> None:
+        self.api_url = api_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.pacer = RequestPacer(requests_per_minute)
+        self.stats = RequestStats()
+        self._stats_lock = threading.Lock()
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_size)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self.auth = GenesysClientCredentials(
+            access_token_url=f"{login_url.rstrip('/')}/oauth/token",
+            client_id=client_id,
+            client_secret=client_secret,
+            session=self.session,
+        )
+
+    def close(self) -> None:
+        self.session.close()
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any) -> Any:
+        return self.request("POST", path, body=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """Send one request until it succeeds; return the decoded JSON body (None if empty)."""
+        url = f"{self.api_url}{path}"
+        name = f"{method} {path}"
+        data = orjson.dumps(body) if body is not None else None
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        failures = rate_limited = 0
+        renewed_after_401 = False
+        while True:
+            self.pacer.wait_for_slot()
+            self._count("requests")
+            token: str | None = None
+            try:
+                token = self.auth.current_token()
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers={**headers, "Authorization": f"Bearer {token}"},
+                    timeout=self.retry.timeout_s,
+                )
+            except AuthenticationError:
+                raise
+            except ApiError as exc:  # the token endpoint failed transiently
+                failures += 1
+                self._count("server_errors")
+                self._give_up_or_wait(name, failures, f"token request: {exc}")
+                continue
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failures += 1
+                self._count("connection_errors")
+                self._give_up_or_wait(name, failures, type(exc).__name__)
+                continue
+
+            status = response.status_code
+            if status < 300:
+                return orjson.loads(response.content) if response.content else None
+            if status == 429:
+                rate_limited += 1
+                self._count("rate_limited")
+                if rate_limited > self.retry.max_rate_limited_waits:
+                    raise ApiError(
+                        f"{name} still rate limited (HTTP 429) after {rate_limited - 1} waits",
+                        status=429,
+                    )
+                wait_s = _retry_after_s(response)
+                log.debug("%s: HTTP 429, waiting %.1f s (Retry-After)", name, wait_s)
+                self.pacer.pause_for(wait_s)
+                time.sleep(wait_s)
+                continue
+            if status == 401 and not renewed_after_401:
+                renewed_after_401 = True
+                self._count("token_renewals_after_401")
+                self.auth.renew_after_rejection(token)
+                continue
+            if status in RETRYABLE_STATUS:
+                failures += 1
+                self._count("server_errors")
+                self._give_up_or_wait(name, failures, f"HTTP {status}")
+                continue
+            code = _error_code(response)
+            raise ApiError(
+                f"{name} failed with HTTP {status}" + (f" ({code})" if code else ""),
+                status=status,
+                code=code,
+            )
+
+    def _give_up_or_wait(self, name: str, failures: int, reason: str) -> None:
+        if failures >= self.retry.max_attempts:
+            raise ApiError(f"{name} failed after {failures} attempts: {reason}")
+        wait_s = self.retry.backoff_s(failures)
+        log.debug("%s: %s, retrying in %.1f s", name, reason, wait_s)
+        time.sleep(wait_s)
+
+    def _count(self, field: str) -> None:
+        with self._stats_lock:
+            setattr(self.stats, field, getattr(self.stats, field) + 1)
+
+
+def _retry_after_s(response: requests.Response) -> float:
+    value = response.headers.get("Retry-After", "")
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return DEFAULT_RETRY_AFTER_S
+
+
+def _error_code(response: requests.Response) -> str | None:
+    """The `code` of a Genesys ErrorBody, if any (the message may echo request data: not kept)."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    return str(code) if code else None

@@ -1,0 +1,136 @@
+"""Conversation-detail jobs: availability, submit, status, cursor-paged results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from genesys_finance.api.errors import ApiError
+from genesys_finance.api.http import ApiClient
+
+JOBS_PATH = "/api/v2/analytics/conversations/details/jobs"
+
+
+class JobState(StrEnum):
+    QUEUED = "QUEUED"
+    PENDING = "PENDING"
+    FULFILLED = "FULFILLED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    EXPIRED = "EXPIRED"
+
+    @property
+    def needs_resubmit(self) -> bool:
+        return self in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED)
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    state: JobState
+    error_message: str | None = None
+    expiration_date: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ResultsPage:
+    conversations: list[dict[str, Any]]
+    data_availability_date: datetime | None
+    has_more: bool
+
+
+class ResultsUnavailable(ApiError):
+    """The server refused a job's results (expired, cancelled or unknown job): resubmit."""
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def format_timestamp(value: datetime) -> str:
+    """UTC with milliseconds and a trailing Z, as the API writes them."""
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+class DetailJobs:
+    """The `/analytics/conversations/details/jobs` endpoints."""
+
+    def __init__(self, client: ApiClient) -> None:
+        self.client = client
+
+    def data_availability_date(self) -> datetime:
+        body = self.client.get(f"{JOBS_PATH}/availability")
+        value = parse_timestamp(body.get("dataAvailabilityDate") if body else None)
+        if value is None:
+            raise ApiError(f"GET {JOBS_PATH}/availability returned no dataAvailabilityDate")
+        return value
+
+    def submit(self, start: datetime, end: datetime) -> str:
+        body = {"interval": f"{format_timestamp(start)}/{format_timestamp(end)}", "order": "asc"}
+        response = self.client.post(JOBS_PATH, body)
+        job_id = response.get("jobId") if response else None
+        if not job_id:
+            raise ApiError(f"POST {JOBS_PATH} returned no jobId")
+        return str(job_id)
+
+    def status(self, job_id: str) -> JobStatus:
+        try:
+            body = self.client.get(f"{JOBS_PATH}/{job_id}")
+        except ApiError as exc:
+            if exc.status == 404:  # unknown or deleted: as good as expired
+                return JobStatus(JobState.EXPIRED, error_message="job not found")
+            raise
+        raw_state = str(body.get("state", ""))
+        try:
+            state = JobState(raw_state)
+        except ValueError:
+            # An unknown state (the API adds enum values): keep polling until it settles.
+            state = JobState.PENDING
+        return JobStatus(
+            state=state,
+            error_message=body.get("errorMessage"),
+            expiration_date=parse_timestamp(body.get("expirationDate")),
+        )
+
+    def results(self, job_id: str, page_size: int = 1000) -> Iterator[ResultsPage]:
+        """Every results page, in order; the cursor is passed back unchanged, never parsed."""
+        cursor: str | None = None
+        seen: set[str] = set()
+        while True:
+            params: dict[str, Any] = {"pageSize": page_size}
+            if cursor:
+                params["cursor"] = cursor
+            try:
+                body = self.client.get(f"{JOBS_PATH}/{job_id}/results", params)
+            except ApiError as exc:
+                if exc.status in (400, 404, 410):
+                    raise ResultsUnavailable(
+                        f"GET {JOBS_PATH}/{job_id}/results refused (HTTP {exc.status})",
+                        status=exc.status,
+                        code=exc.code,
+                    ) from exc
+                raise
+            body = body or {}
+            cursor = body.get("cursor") or None
+            if cursor is not None:
+                if cursor in seen:
+                    raise ApiError(f"GET {JOBS_PATH}/{job_id}/results repeated a cursor")
+                seen.add(cursor)
+            yield ResultsPage(
+                conversations=body.get("conversations") or [],
+                data_availability_date=parse_timestamp(body.get("dataAvailabilityDate")),
+                has_more=cursor is not None,
+            )
+            if cursor is None:
+                return
+
+    def delete(self, job_id: str) -> None:
+        try:
+            self.client.delete(f"{JOBS_PATH}/{job_id}")
+        except ApiError as exc:
+            if exc.status != 404:
+                raise

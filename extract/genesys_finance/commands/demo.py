@@ -1,0 +1,145 @@
+"""`genesys-finance demo`: the whole job against the simulator, on an embedded DuckDB file.
+
+Starts the simulator on loopback, extracts a few months through detail jobs, writes and loads the
+simulated carriers' CDR files, runs `dbt build`, and prints what landed where.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from genesys_finance.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from genesys_finance.settings import Settings
+
+HELP = "run the whole job against the local simulator into a demo DuckDB file"
+
+DEMO_DIR = PROJECT_ROOT / "data" / "demo"
+# Fake data only: a fixed key keeps the demo one command. Never use it for real data.
+DEMO_HMAC_KEY = "demo-only-hmac-key"
+DEMO_CLIENT = ("demo-client", "demo-secret")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--duckdb",
+        type=Path,
+        default=DEMO_DIR / "genesys_finance_demo.duckdb",
+        help="DuckDB file to (re)create (default: data/demo/genesys_finance_demo.duckdb)",
+    )
+    parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    parser.add_argument(
+        "--months", type=int, default=3, help="full calendar months before this one (default 3)"
+    )
+    parser.add_argument(
+        "--conversations-per-day", type=int, default=200, help="simulated volume (default 200)"
+    )
+
+
+def demo_range(today: date, months: int) -> tuple[date, date]:
+    """The `months` full calendar months before the current one, as `[start, end)`."""
+    if months < 1:
+        raise ValueError(f"--months must be at least 1, got {months}")
+    end = today.replace(day=1)
+    index = end.year * 12 + end.month - 1 - months
+    return date(index // 12, index % 12 + 1, 1), end
+
+
+def run(args: argparse.Namespace) -> int:
+    from genesys_finance.cdrs import load_cdr_files
+    from genesys_finance.dbt_runner import run_dbt
+    from genesys_finance.runner import ExtractOptions, run_extract
+    from genesys_finance.settings import Settings
+    from genesys_finance.simulator.carrier import write_cdr_files
+    from genesys_finance.simulator.config import SimulatorConfig
+    from genesys_finance.simulator.server import start_simulator
+
+    start, end = demo_range(date.today(), args.months)
+    duckdb_path: Path = args.duckdb.resolve()
+    duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (duckdb_path, duckdb_path.with_name(duckdb_path.name + ".wal")):
+        stale.unlink(missing_ok=True)
+    key = os.environ.get("GENESYS_FINANCE_HMAC_KEY")
+    if not key:
+        print("demo: GENESYS_FINANCE_HMAC_KEY is not set; using the demo-only key (fake data)")
+        key = DEMO_HMAC_KEY
+
+    config = SimulatorConfig(
+        seed=args.seed,
+        start=start,
+        end=end,
+        conversations_per_day=args.conversations_per_day,
+        client_id=DEMO_CLIENT[0],
+        client_secret=DEMO_CLIENT[1],
+        job_delay_s=1.0,
+    )
+    step = _Steps()
+    with start_simulator(config) as sim:
+        settings = dataclasses.replace(
+            Settings.from_env(),
+            api_url=sim.base_url,
+            login_url=sim.base_url,
+            client_id=DEMO_CLIENT[0],
+            client_secret=DEMO_CLIENT[1],
+            target="duckdb",
+            duckdb_path=duckdb_path,
+            hmac_key=key.encode(),
+        )
+        step(f"simulator at {sim.base_url}: {start} .. {end}, seed {args.seed}")
+        summary = run_extract(settings, start, end, ExtractOptions(poll_initial_s=0.5))
+        step(summary.line())
+
+        files = write_cdr_files(sim.generator, start, end, DEMO_DIR / "cdrs", seed=args.seed)
+        reports = load_cdr_files(settings, files.cdr_paths, "generic")
+        for report in reports:
+            step("CDRs " + report.summary())
+
+    step("dbt build (seeds, models, tests) ...")
+    result = run_dbt(settings, ["build"], check=False, stream=True)
+    if not result.ok:
+        print(f"demo: dbt build failed after {result.seconds:.0f} s", file=sys.stderr)
+        return 1
+    step(f"dbt build passed in {result.seconds:.0f} s")
+    _print_counts(settings)
+    print(
+        f"\nThe warehouse is {duckdb_path}.\n"
+        f"Ground truth of the injected billing discrepancies: {files.ground_truth_path}\n"
+        "Docs for lineage review: genesys-finance build --docs "
+        "(with GENESYS_FINANCE_DUCKDB pointing at the file)."
+    )
+    return 0
+
+
+class _Steps:
+    def __init__(self) -> None:
+        self.number = 0
+
+    def __call__(self, message: str) -> None:
+        self.number += 1
+        print(f"[{self.number}] {message}", flush=True)
+
+
+SHOWN_SCHEMAS = ("genesys_raw", "carrier_raw", "seeds", "staging", "intermediate", "finance")
+
+
+def _print_counts(settings: Settings) -> None:
+    import duckdb
+
+    with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema in (select unnest(?)) and not starts_with(table_name, '_dlt') "
+            "order by 1, 2",
+            [list(SHOWN_SCHEMAS)],
+        ).fetchall()
+        print("\nrows per table:")
+        for schema, name in tables:
+            row = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
+            print(f"  {schema + '.' + name:55} {row[0] if row else 0:>10,}")

@@ -1,0 +1,48 @@
+"""`genesys-finance load-cdrs PATH...`: carrier CDR files into carrier_raw (masked)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+HELP = "load carrier CDR CSV files into carrier_raw (numbers and Call-IDs masked)"
+MAX_REASONS = 5  # per file on the terminal; all of them are in carrier_raw.cdr_rejects
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="CDR CSV file(s)")
+    parser.add_argument(
+        "--format",
+        choices=("generic", "genesys-voice"),
+        default="generic",
+        help="generic CSV (DESIGN.md) or the Genesys Cloud Voice usage report (default: generic)",
+    )
+    parser.add_argument(
+        "--target", choices=("duckdb", "postgres"), help="override GENESYS_FINANCE_TARGET"
+    )
+    parser.add_argument(
+        "--pii-policy",
+        metavar="PATH",
+        help="PII policy YAML merged over the default (overrides GENESYS_FINANCE_PII_POLICY)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from genesys_finance.cdrs import load_cdr_files
+    from genesys_finance.settings import Settings
+
+    settings = Settings.from_env().with_target(args.target)
+    reports = load_cdr_files(settings, args.paths, args.format, policy_path=args.pii_policy)
+    for report in reports:
+        print(report.summary())
+        for reason in report.reasons[:MAX_REASONS]:
+            print(f"  rejected: {reason}")
+        if len(report.reasons) > MAX_REASONS:
+            print(f"  ... {len(report.reasons) - MAX_REASONS} more in carrier_raw.cdr_rejects")
+    ok = [r for r in reports if r.error is None]
+    print(
+        f"total: {sum(r.rows_read for r in ok)} rows read, {sum(r.loaded or 0 for r in ok)} "
+        f"loaded, {sum(r.rejected or 0 for r in ok)} rejected, "
+        f"{len(reports) - len(ok)} file(s) failed"
+    )
+    return 0 if all(report.consistent for report in reports) else 1

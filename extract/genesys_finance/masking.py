@@ -1,0 +1,341 @@
+"""PII masking applied before anything is written (DESIGN.md decision 2).
+
+The policy (`pii_policy.yml`, overridable) is compiled once into one dict per level mapping a
+field name to an operation, so masking a conversation is a handful of dict copies and lookups.
+Semantics are those of docs/internals.md, "The masked payload".
+
+Overrides: a YAML file named by a command's `--pii-policy PATH` flag, else by the environment
+variable GENESYS_FINANCE_PII_POLICY, is merged over the packaged default field by field (see the
+header of pii_policy.yml). A policy that uses `hmac` needs GENESYS_FINANCE_HMAC_KEY.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac as _hmac
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import yaml
+
+from genesys_finance.settings import ConfigError, Settings
+
+POLICY_ENV = "GENESYS_FINANCE_PII_POLICY"
+REDACTED = "REDACTED"
+ACTIONS = ("redact", "last4", "hmac", "drop", "keep")
+PAYLOAD_LEVELS = ("conversation", "participant", "attributes", "session", "flow", "segment")
+ENTITY_KINDS = ("queues", "wrapup_codes", "divisions", "users")
+LEVELS = PAYLOAD_LEVELS + ENTITY_KINDS
+DEFAULT_FIELD = "*"
+
+# Where each level nests in the payload: (parent level, field holding it).
+_CHILDREN = {
+    "conversation": {"participants": "participant"},
+    "participant": {"attributes": "attributes", "sessions": "session"},
+    "session": {"flow": "flow", "segments": "segment"},
+}
+
+# Children before parents, so a walk binds its compiled level once.
+_COMPILE_ORDER = ("segment", "flow", "session", "attributes", "participant", "conversation")
+_COMPILE_ORDER_ALL = _COMPILE_ORDER + ENTITY_KINDS
+
+_NON_DIGITS = re.compile(r"[^0-9]+")
+
+# An operation writes the masked form of `value` under `key` into `out` (or removes the key).
+Op = Callable[[dict[str, Any], str, Any], None]
+
+
+@dataclass(frozen=True)
+class PiiPolicy:
+    """The policy as read from YAML: level -> field -> action."""
+
+    levels: dict[str, dict[str, str]]
+    prefix_digits: int = 4
+    prefix_fields: frozenset[str] = frozenset({"ani", "dnis", "sessionDnis"})
+    source: str = "pii_policy.yml"
+
+    def uses_hmac(self) -> list[str]:
+        """`level.field` names masked with hmac (for the missing-key error)."""
+        return [
+            f"{level}.{name}"
+            for level, fields in self.levels.items()
+            for name, action in fields.items()
+            if action == "hmac"
+        ]
+
+
+def default_policy_text() -> str:
+    return resources.files("genesys_finance").joinpath("pii_policy.yml").read_text("utf-8")
+
+
+def _parse(text: str, source: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"PII policy {source}: not valid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"PII policy {source}: expected a mapping at the top level")
+    return data
+
+
+def _validated_levels(data: Mapping[str, Any], source: str) -> dict[str, dict[str, str]]:
+    levels = data.get("levels") or {}
+    if not isinstance(levels, dict):
+        raise ConfigError(f"PII policy {source}: `levels` must be a mapping")
+    out: dict[str, dict[str, str]] = {}
+    for level, fields in levels.items():
+        if level not in LEVELS:
+            raise ConfigError(
+                f"PII policy {source}: unknown level {level!r} (one of {', '.join(LEVELS)})"
+            )
+        if not isinstance(fields, dict):
+            raise ConfigError(f"PII policy {source}: level {level} must map fields to actions")
+        for name, action in fields.items():
+            if action not in ACTIONS:
+                raise ConfigError(
+                    f"PII policy {source}: {level}.{name}: unknown action {action!r} "
+                    f"(one of {', '.join(ACTIONS)})"
+                )
+        out[level] = {str(k): str(v) for k, v in fields.items()}
+    return out
+
+
+def _prefix_digits(data: Mapping[str, Any], source: str, default: int) -> int:
+    value = data.get("prefix_digits", default)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 15:
+        raise ConfigError(f"PII policy {source}: prefix_digits must be an integer from 1 to 15")
+    return value
+
+
+def load_policy(path: Path | None = None) -> PiiPolicy:
+    """The packaged default, with the file at `path` (if any) merged over it field by field."""
+    base = _parse(default_policy_text(), "pii_policy.yml")
+    levels = _validated_levels(base, "pii_policy.yml")
+    prefix_digits = _prefix_digits(base, "pii_policy.yml", 4)
+    prefix_fields = base.get("prefix_fields") or []
+    source = "pii_policy.yml"
+    if path is not None:
+        source = str(path)
+        try:
+            override = _parse(Path(path).read_text("utf-8"), source)
+        except OSError as exc:
+            raise ConfigError(f"PII policy {source}: cannot read ({exc.strerror})") from exc
+        for level, fields in _validated_levels(override, source).items():
+            levels.setdefault(level, {}).update(fields)
+        prefix_digits = _prefix_digits(override, source, prefix_digits)
+        prefix_fields = override.get("prefix_fields", prefix_fields)
+    if not isinstance(prefix_fields, list):
+        raise ConfigError(f"PII policy {source}: prefix_fields must be a list of field names")
+    return PiiPolicy(levels, prefix_digits, frozenset(map(str, prefix_fields)), source)
+
+
+def resolve_policy_path(policy_path: str | Path | None, env: Mapping[str, str]) -> Path | None:
+    """A CLI flag value wins over GENESYS_FINANCE_PII_POLICY; neither means the default."""
+    chosen = policy_path or env.get(POLICY_ENV) or None
+    return Path(chosen) if chosen else None
+
+
+@dataclass(frozen=True)
+class _Level:
+    ops: dict[str, Op]
+    keys: frozenset[str]
+    default: Op | None  # None: unlisted fields are kept
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return REDACTED
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    return REDACTED
+
+
+def _split_number(value: str) -> tuple[str, bool]:
+    """The dialable part of an address and whether it is E.164 (`+` after an optional tel:)."""
+    text = value.strip()
+    scheme = text[:5].lower()
+    if scheme.startswith(("sip:", "sips:")):
+        # The user part of a SIP URI: never treated as E.164 (no rating prefix).
+        user = text[text.index(":") + 1 :].split("@", 1)[0]
+        # Escapes such as %40 are not digits of the number.
+        return unquote(user.split(";", 1)[0]), False
+    if scheme.startswith("tel:"):
+        text = text[4:]
+    number = text.split(";", 1)[0].strip()
+    return number, number.startswith("+")
+
+
+class Masker:
+    """Applies a compiled PII policy to conversations, dimension entities and single values."""
+
+    def __init__(self, policy: PiiPolicy, hmac_key: bytes | None) -> None:
+        uses = policy.uses_hmac()
+        if uses and not hmac_key:
+            raise ConfigError(
+                f"GENESYS_FINANCE_HMAC_KEY is not set, but the PII policy ({policy.source}) "
+                f"masks {', '.join(uses)} with hmac; set the variable to a secret key"
+            )
+        self.policy = policy
+        self._key = hmac_key
+        self._prefix_digits = policy.prefix_digits
+        # Numbers repeat (the same ani on every leg, a few dnis): cache the parsing.
+        self._number = functools.lru_cache(maxsize=65536)(self._mask_number)
+        self._levels: dict[str, _Level] = {}
+        for level in _COMPILE_ORDER_ALL:
+            self._levels[level] = self._compile(level)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        policy_path: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Masker:
+        """The masker for these settings; `policy_path` is a CLI flag value (wins over the env)."""
+        path = resolve_policy_path(policy_path, os.environ if env is None else env)
+        return cls(load_policy(path), settings.hmac_key)
+
+    # -- single values -------------------------------------------------------------------
+
+    def require_key(self) -> bytes:
+        if not self._key:
+            raise ConfigError("GENESYS_FINANCE_HMAC_KEY is not set; it is needed to hash Call-IDs")
+        return self._key
+
+    def hmac(self, value: str) -> str:
+        """Lowercase hex HMAC-SHA256 of `value` (protocolCallId and CDR sip_call_id alike)."""
+        return _hmac.digest(self.require_key(), value.encode("utf-8"), "sha256").hex()
+
+    def mask_number(self, value: str) -> tuple[str, str | None]:
+        """(last 4 digits or "REDACTED", E.164 rating prefix or None), prefix taken first."""
+        return self._number(value)
+
+    def _mask_number(self, value: str) -> tuple[str, str | None]:
+        number, e164 = _split_number(value)
+        digits = _NON_DIGITS.sub("", number)
+        if not digits:
+            return REDACTED, None
+        prefix = digits[: self._prefix_digits] if e164 else None
+        return digits[-4:], prefix
+
+    # -- documents -----------------------------------------------------------------------
+
+    def mask_conversation(self, conv: dict[str, Any]) -> dict[str, Any]:
+        """A masked copy; the input is not modified (untouched nested objects are shared)."""
+        return self._mask_dict(self._levels["conversation"], conv)
+
+    def mask_entity(self, kind: str, entity: dict[str, Any]) -> dict[str, Any]:
+        """A masked copy of a dimension entity (`queues`, `wrapup_codes`, `divisions`, `users`)."""
+        level = self._levels.get(kind) if kind in ENTITY_KINDS else None
+        if level is None:
+            raise ValueError(f"unknown entity kind {kind!r} (one of {', '.join(ENTITY_KINDS)})")
+        return self._mask_dict(level, entity)
+
+    @staticmethod
+    def _mask_dict(level: _Level, data: dict[str, Any]) -> dict[str, Any]:
+        out = dict(data)
+        if level.default is None:
+            for key in data.keys() & level.keys:
+                level.ops[key](out, key, data[key])
+        else:
+            ops, default = level.ops, level.default
+            for key, value in data.items():
+                ops.get(key, default)(out, key, value)
+        return out
+
+    # -- policy compilation --------------------------------------------------------------
+
+    def _compile(self, level: str) -> _Level:
+        fields = self.policy.levels.get(level, {})
+        default_action = fields.get(DEFAULT_FIELD, "keep")
+        ops = {
+            name: self._op(action, name in self.policy.prefix_fields)
+            for name, action in fields.items()
+            # `keep` needs an operation only to override a non-keep default.
+            if name != DEFAULT_FIELD and (action != "keep" or default_action != "keep")
+        }
+        for name, child in _CHILDREN.get(level, {}).items():
+            if name not in fields:  # an explicit action on a container wins over walking it
+                ops[name] = self._child_op(child)
+        default = None if default_action == "keep" else self._op(default_action, False)
+        return _Level(ops, frozenset(ops), default)
+
+    def _child_op(self, child: str) -> Op:
+        level, mask = self._levels[child], self._mask_dict
+
+        def walk(out: dict[str, Any], key: str, value: Any) -> None:
+            if isinstance(value, list):
+                out[key] = [mask(level, v) if isinstance(v, dict) else _redact(v) for v in value]
+            elif isinstance(value, dict):
+                out[key] = mask(level, value)
+            else:  # malformed container: mask rather than guess
+                out[key] = _redact(value)
+
+        return walk
+
+    def _op(self, action: str, with_prefix: bool) -> Op:
+        if action == "keep":
+            return _keep
+        if action == "drop":
+            return _drop
+        if action == "redact":
+            return _redact_op
+        if action == "hmac":
+            return self._hmac_op
+        return self._last4_prefix_op if with_prefix else self._last4_op
+
+    def _hmac_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            # __init__ refused a policy using hmac without a key.
+            return _hmac.digest(self._key or b"", value.encode("utf-8"), "sha256").hex()
+        if isinstance(value, list):
+            return [self._hmac_value(v) for v in value]
+        if isinstance(value, dict):
+            return {k: self._hmac_value(v) for k, v in value.items()}
+        if value is None or isinstance(value, bool):
+            return value
+        return self.hmac(str(value))
+
+    def _last4_value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self._number(value)[0]
+        if isinstance(value, list):
+            return [self._last4_value(v) for v in value]
+        return _redact(value)
+
+    def _hmac_op(self, out: dict[str, Any], key: str, value: Any) -> None:
+        out[key] = self._hmac_value(value)
+
+    def _last4_op(self, out: dict[str, Any], key: str, value: Any) -> None:
+        out[key] = self._last4_value(value)
+
+    def _last4_prefix_op(self, out: dict[str, Any], key: str, value: Any) -> None:
+        if not isinstance(value, str):
+            out[key] = self._last4_value(value)
+            return
+        last4, prefix = self._number(value)
+        out[key] = last4
+        if prefix is not None:
+            out[key + "Prefix"] = prefix
+
+
+def _keep(out: dict[str, Any], key: str, value: Any) -> None:
+    return None
+
+
+def _drop(out: dict[str, Any], key: str, value: Any) -> None:
+    del out[key]
+
+
+def _redact_op(out: dict[str, Any], key: str, value: Any) -> None:
+    out[key] = _redact(value)

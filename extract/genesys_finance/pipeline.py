@@ -1,0 +1,183 @@
+"""The dlt pipeline that lands masked conversations and dimensions in `genesys_raw`.
+
+Rows are yielded as Arrow tables with the payload as JSON text (orjson): dlt then skips its
+Python normalizer, which DESIGN.md decision 1 measured as the bottleneck. DuckDB loads parquet;
+Postgres loads csv through COPY. Each `load_*` call is one dlt load: committed or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+import pyarrow as pa
+from dlt.common.schema.typing import TColumnSchema
+
+from genesys_finance.settings import RAW_SCHEMA, Settings
+
+log = logging.getLogger(__name__)
+
+PIPELINE_NAME = "genesys_finance_extract"
+_ENV_SCOPE = PIPELINE_NAME.upper()
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+CONVERSATION_SCHEMA = pa.schema(
+    [
+        pa.field("conversation_id", pa.string(), nullable=False),
+        pa.field("conversation_start", TIMESTAMP),
+        pa.field("conversation_end", TIMESTAMP),
+        pa.field("payload", pa.string()),
+        pa.field("extracted_at", TIMESTAMP, nullable=False),
+        pa.field("job_id", pa.string()),
+    ]
+)
+CONVERSATION_HINTS: dict[str, TColumnSchema] = {
+    "conversation_id": {"data_type": "text", "nullable": False, "primary_key": True},
+    "conversation_start": {"data_type": "timestamp"},
+    "conversation_end": {"data_type": "timestamp", "nullable": True},
+    "payload": {"data_type": "json"},
+    "extracted_at": {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"},
+    "job_id": {"data_type": "text"},
+}
+
+ENTITY_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("division_id", pa.string()),
+        pa.field("payload", pa.string()),
+        pa.field("extracted_at", TIMESTAMP, nullable=False),
+    ]
+)
+ENTITY_HINTS: dict[str, TColumnSchema] = {
+    "id": {"data_type": "text", "nullable": False, "primary_key": True},
+    "name": {"data_type": "text", "nullable": True},
+    "division_id": {"data_type": "text", "nullable": True},
+    "payload": {"data_type": "json"},
+    "extracted_at": {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"},
+}
+
+
+def conversations_table(
+    conversations: Sequence[dict[str, Any]], job_id: str, extracted_at: datetime
+) -> pa.Table:
+    """One Arrow row per (already masked) conversation."""
+    n = len(conversations)
+    return pa.Table.from_arrays(
+        [
+            pa.array([c["conversationId"] for c in conversations], pa.string()),
+            pa.array([c.get("conversationStart") for c in conversations], pa.string()).cast(
+                TIMESTAMP
+            ),
+            pa.array([c.get("conversationEnd") for c in conversations], pa.string()).cast(
+                TIMESTAMP
+            ),
+            pa.array([orjson.dumps(c) for c in conversations], pa.string()),
+            pa.array([extracted_at] * n, TIMESTAMP),
+            pa.array([job_id] * n, pa.string()),
+        ],
+        schema=CONVERSATION_SCHEMA,
+    )
+
+
+def entities_table(entities: Sequence[dict[str, Any]], extracted_at: datetime) -> pa.Table:
+    """One Arrow row per (already masked) dimension entity."""
+    n = len(entities)
+    return pa.Table.from_arrays(
+        [
+            pa.array([str(e["id"]) for e in entities], pa.string()),
+            pa.array([e.get("name") for e in entities], pa.string()),
+            pa.array([(e.get("division") or {}).get("id") for e in entities], pa.string()),
+            pa.array([orjson.dumps(e) for e in entities], pa.string()),
+            pa.array([extracted_at] * n, TIMESTAMP),
+        ],
+        schema=ENTITY_SCHEMA,
+    )
+
+
+class _ExpectedJsonHintWarning(logging.Filter):
+    """dlt warns on every load that the `json` hint overrides the Arrow `string` payload
+    column: that override is the point (JSON text in, jsonb / JSON out), so drop the noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "when merging arrow schema with dlt schema" not in record.getMessage()
+
+
+logging.getLogger("dlt").addFilter(_ExpectedJsonHintWarning())
+
+
+class RawLoader:
+    """A dlt pipeline into `genesys_raw`, with a private working directory.
+
+    The working directory is temporary: after a crash, pending load packages are not replayed
+    (dlt would load them *instead of* the next extract); the job ledger drives the re-fetch.
+    For DuckDB pass the process's one connection (`duckdb_conn`): DuckDB allows one writer
+    process, and the job ledger writes through the same database instance.
+    """
+
+    def __init__(self, settings: Settings, duckdb_conn: Any = None) -> None:
+        import dlt
+
+        self.settings = settings
+        # Arrow items skip dlt's normalizer, which is what adds the lineage columns
+        # docs/internals.md promises; ask for them (scoped to this pipeline's name).
+        for option in ("ADD_DLT_ID", "ADD_DLT_LOAD_ID"):
+            os.environ.setdefault(f"{_ENV_SCOPE}__NORMALIZE__PARQUET_NORMALIZER__{option}", "true")
+        self._workdir = tempfile.mkdtemp(prefix="genesys-finance-dlt-")
+        if settings.target == "duckdb":
+            if duckdb_conn is None:
+                raise ValueError("the DuckDB target needs the process's shared connection")
+            destination: Any = dlt.destinations.duckdb(duckdb_conn)
+            self.file_format = "parquet"
+        else:
+            pg = settings.postgres
+            destination = dlt.destinations.postgres(
+                f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}"
+            )
+            self.file_format = "csv"
+        self.pipeline = dlt.pipeline(
+            pipeline_name=PIPELINE_NAME,
+            destination=destination,
+            dataset_name=RAW_SCHEMA,
+            pipelines_dir=self._workdir,
+        )
+
+    def load_conversations(self, tables: Iterable[pa.Table]) -> None:
+        self._run(tables, "conversations", "conversation_id", CONVERSATION_HINTS)
+
+    def load_entities(self, kind: str, tables: Iterable[pa.Table]) -> None:
+        self._run(tables, kind, "id", ENTITY_HINTS)
+
+    def _run(
+        self,
+        tables: Iterable[pa.Table],
+        table_name: str,
+        primary_key: str,
+        hints: dict[str, TColumnSchema],
+    ) -> None:
+        import dlt
+
+        resource = dlt.resource(
+            _passthrough(tables),
+            name=table_name,
+            write_disposition="merge",
+            primary_key=primary_key,
+            columns=hints,
+        )
+        self.pipeline.run(resource, loader_file_format=self.file_format)  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        shutil.rmtree(self._workdir, ignore_errors=True)
+
+
+def _passthrough(tables: Iterable[pa.Table]) -> Iterator[pa.Table]:
+    # dlt wants a generator function's product; drop empty tables (nothing to write).
+    for table in tables:
+        if table.num_rows:
+            yield table

@@ -1,0 +1,483 @@
+"""Run an extraction: plan intervals, run detail jobs in parallel, land their pages with dlt.
+
+Threads: up to `max_parallel_jobs` workers each own one interval at a time (submit or resume a
+job, poll it, page its results, mask, build Arrow tables) and hand pages to the main thread
+through a small bounded queue; the main thread is the only one that loads (one dlt load per job,
+or per `commit_every` conversations), then marks the job `downloaded` in the ledger. A month is
+never held in memory: the queue holds a few pages, and dlt spools what it extracts to disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from genesys_finance import ledger as states
+from genesys_finance.api.errors import ApiError
+from genesys_finance.api.http import ApiClient, RetryPolicy
+from genesys_finance.api.jobs import DetailJobs, JobState, JobStatus, ResultsUnavailable
+from genesys_finance.ledger import Ledger, LedgerJob
+from genesys_finance.pipeline import RawLoader, conversations_table
+from genesys_finance.planner import (
+    Interval,
+    PlanError,
+    day_start,
+    explicit_range,
+    floor_to_second,
+    incremental_range,
+    split_interval,
+)
+from genesys_finance.progress import Progress
+from genesys_finance.settings import Settings
+
+log = logging.getLogger("genesys_finance.extract")
+
+QUEUE_PAGES = 8  # pages in flight between the workers and the loader
+
+
+class ExtractError(RuntimeError):
+    """The run failed; the message names the interval and job (never payload content)."""
+
+
+@dataclass(frozen=True)
+class ExtractOptions:
+    max_parallel_jobs: int = 4
+    requests_per_minute: float = 300
+    lookback_days: float = 2
+    chunk_days: int | None = None
+    """None: calendar months; else fixed chunks of this many days (at most 31)."""
+    page_size: int = 1000
+    max_attempts: int = 3
+    """Jobs per interval (the first included) before the run gives up on it."""
+    poll_initial_s: float = 1.0
+    poll_max_s: float = 15.0
+    commit_every: int = 50_000
+    """Conversations per dlt load at most; a crash re-fetches at most the uncommitted tail."""
+    initial_start: date | None = None
+    """Start of the first incremental run, when the ledger is empty and no --start is given."""
+    skip_dimensions: bool = False
+    quiet: bool = False
+    pii_policy: str | None = None
+    """PII policy YAML merged over the default (else GENESYS_FINANCE_PII_POLICY)."""
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+@dataclass
+class ExtractSummary:
+    start: datetime
+    end: datetime
+    data_availability_date: datetime
+    intervals: int
+    intervals_already_complete: int = 0
+    jobs_submitted: int = 0
+    jobs_resumed: int = 0
+    resubmissions: int = 0
+    pages: int = 0
+    conversations: int = 0
+    """Conversation versions loaded (overlapping jobs return some twice; the merge keeps one)."""
+    dimensions: dict[str, int] = field(default_factory=dict)
+    requests: int = 0
+    rate_limited: int = 0
+    server_errors: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.conversations / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def line(self) -> str:
+        dims = ", ".join(f"{k}={v}" for k, v in self.dimensions.items()) or "skipped"
+        return (
+            f"extracted {self.start.isoformat()} .. {self.end.isoformat()}: "
+            f"{self.intervals} intervals ({self.intervals_already_complete} already complete), "
+            f"jobs submitted={self.jobs_submitted} resumed={self.jobs_resumed} "
+            f"resubmitted={self.resubmissions}, pages={self.pages}, "
+            f"conversations={self.conversations} in {self.elapsed_s:.1f} s "
+            f"({self.rate:,.0f} conv/s); dimensions: {dims}; requests={self.requests} "
+            f"(429s={self.rate_limited}, 5xx/connection retries={self.server_errors})"
+        )
+
+
+def run_extract(
+    settings: Settings,
+    start: date | None = None,
+    end: date | None = None,
+    options: ExtractOptions | None = None,
+    *,
+    now: datetime | None = None,
+) -> ExtractSummary:
+    """Extract `[start, end)` (or incrementally, without dates) into `genesys_raw`."""
+    from genesys_finance.masking import Masker
+
+    options = options or ExtractOptions()
+    if end is not None and start is None:
+        raise PlanError("--end needs --start")
+    api_url, login_url, client_id, client_secret = settings.require_api()
+    masker = Masker.from_settings(settings, options.pii_policy)
+    started = time.monotonic()
+    client = ApiClient(
+        api_url,
+        login_url,
+        client_id,
+        client_secret,
+        requests_per_minute=options.requests_per_minute,
+        retry=options.retry,
+        pool_size=max(8, options.max_parallel_jobs * 2),
+    )
+    with ExitStack() as stack:
+        stack.callback(client.close)
+        conn, paramstyle = _open_connection(settings, stack)
+        ledger = Ledger(conn, paramstyle)
+        ledger.ensure_table()
+        loader = RawLoader(settings, duckdb_conn=conn if settings.target == "duckdb" else None)
+        stack.callback(loader.close)
+
+        jobs = DetailJobs(client)
+        availability = jobs.data_availability_date()
+        range_start, range_end = _plan_range(ledger, start, end, availability, options, now)
+        intervals = split_interval(range_start, range_end, options.chunk_days)
+        summary = ExtractSummary(range_start, range_end, availability, len(intervals))
+        log.info(
+            "extract %s .. %s: %d intervals (dataAvailabilityDate %s)",
+            range_start.isoformat(),
+            range_end.isoformat(),
+            len(intervals),
+            availability.isoformat(),
+        )
+        if not options.skip_dimensions:
+            from genesys_finance.dimensions import extract_dimensions
+
+            summary.dimensions = extract_dimensions(client, masker, loader)
+
+        runner = JobRunner(jobs, ledger, loader, masker.mask_conversation, options)
+        runner.run(intervals, ledger.unfinished_jobs(), summary)
+        ledger.complete_runs()
+
+    summary.requests = client.stats.requests
+    summary.rate_limited = client.stats.rate_limited
+    summary.server_errors = client.stats.server_errors + client.stats.connection_errors
+    summary.elapsed_s = time.monotonic() - started
+    log.info("%s", summary.line())
+    return summary
+
+
+def _open_connection(settings: Settings, stack: ExitStack) -> tuple[Any, str]:
+    """One autocommit connection for the ledger (and, on DuckDB, for dlt as well)."""
+    from genesys_finance.warehouse import connect
+
+    conn = stack.enter_context(connect(settings))
+    return conn, "qmark" if settings.target == "duckdb" else "format"
+
+
+def _plan_range(
+    ledger: Ledger,
+    start: date | None,
+    end: date | None,
+    availability: datetime,
+    options: ExtractOptions,
+    now: datetime | None,
+) -> tuple[datetime, datetime]:
+    now = now or datetime.now(UTC)
+    if start is not None and end is not None:
+        return explicit_range(start, end, availability)
+    if start is not None:  # --start alone: up to now, capped at availability
+        return incremental_range(
+            None,
+            now=now,
+            availability=availability,
+            lookback=timedelta(0),
+            initial_start=start,
+        )
+    return incremental_range(
+        ledger.last_complete_end(),
+        now=now,
+        availability=availability,
+        lookback=timedelta(days=options.lookback_days),
+        initial_start=options.initial_start,
+    )
+
+
+@dataclass(frozen=True)
+class _Page:
+    job_id: str
+    table: pa.Table
+
+
+@dataclass(frozen=True)
+class _JobDone:
+    job_id: str
+    interval: Interval
+    pages: int
+    conversations: int
+    data_availability_date: datetime | None
+
+
+class _Stopped(Exception):
+    """Another worker failed: stop quietly."""
+
+
+class JobRunner:
+    """Submits or resumes one job per interval, in parallel, and loads their pages."""
+
+    def __init__(
+        self,
+        jobs: DetailJobs,
+        ledger: Ledger,
+        loader: RawLoader,
+        mask: Callable[[dict[str, Any]], dict[str, Any]],
+        options: ExtractOptions,
+    ) -> None:
+        self.jobs = jobs
+        self.ledger = ledger
+        self.loader = loader
+        self.mask = mask
+        self.options = options
+        self.run_id = uuid.uuid4().hex
+        self._queue: queue.Queue[_Page | _JobDone] = queue.Queue(maxsize=QUEUE_PAGES)
+        self._stop = threading.Event()
+        self._failure: BaseException | None = None
+        self._failure_lock = threading.Lock()
+        self._counts_lock = threading.Lock()
+        self._summary: ExtractSummary | None = None
+        self.progress: Progress | None = None
+
+    # ---------------------------------------------------------------- main thread
+
+    def run(
+        self, intervals: list[Interval], unfinished: list[LedgerJob], summary: ExtractSummary
+    ) -> None:
+        self._summary = summary
+        work: list[tuple[Interval, LedgerJob | None]] = []
+        for interval in intervals:
+            previous = [job for job in unfinished if job.interval == interval]
+            if any(job.state == states.DOWNLOADED for job in previous):
+                summary.intervals_already_complete += 1
+                continue
+            resumable = next((j for j in previous if j.state in states.OPEN_STATES), None)
+            work.append((interval, resumable))
+        self.progress = Progress(len(intervals), quiet=self.options.quiet)
+        self.progress.add(completed=summary.intervals_already_complete)
+        try:
+            with ThreadPoolExecutor(
+                max_workers=max(1, self.options.max_parallel_jobs),
+                thread_name_prefix="extract-job",
+            ) as pool:
+                futures = [pool.submit(self._work_guarded, iv, job) for iv, job in work]
+                try:
+                    self._load_until_done(lambda: all(f.done() for f in futures))
+                except BaseException:
+                    self._stop.set()
+                    raise
+        finally:
+            self.progress.close()
+        if self._failure is not None:
+            raise self._failure
+
+    def _load_until_done(self, workers_done: Callable[[], bool]) -> None:
+        while True:
+            item = self._next_item(workers_done)
+            if item is None:
+                return
+            if isinstance(item, _JobDone):  # every earlier page is already committed
+                self._mark_downloaded([item])
+                continue
+            finished: list[_JobDone] = []
+            loaded = [0]
+            try:
+                self.loader.load_conversations(self._one_load(item, workers_done, finished, loaded))
+            except Exception as exc:
+                if self._failure is not None:
+                    raise self._failure from None
+                raise ExtractError(f"loading into the warehouse failed: {exc}") from exc
+            assert self.progress is not None and self._summary is not None
+            self.progress.add(loaded=loaded[0])
+            self._summary.conversations += loaded[0]
+            self._mark_downloaded(finished)
+
+    def _one_load(
+        self,
+        first: _Page,
+        workers_done: Callable[[], bool],
+        finished: list[_JobDone],
+        loaded: list[int],
+    ) -> Iterator[pa.Table]:
+        """Pages for one dlt load: ends after a job completes (if nothing is waiting or the
+        load is big enough) or at `commit_every` conversations."""
+        item: _Page | _JobDone | None = first
+        while item is not None:
+            if isinstance(item, _Page):
+                loaded[0] += item.table.num_rows
+                yield item.table
+                if loaded[0] >= self.options.commit_every:
+                    return
+            else:
+                finished.append(item)
+                if self._queue.empty() or loaded[0] >= self.options.commit_every // 4:
+                    return
+            item = self._next_item(workers_done)
+
+    def _next_item(self, workers_done: Callable[[], bool]) -> _Page | _JobDone | None:
+        """The next page or job completion; None once every worker has finished."""
+        while True:
+            if self._failure is not None:
+                raise self._failure
+            try:
+                return self._queue.get(timeout=0.1)
+            except queue.Empty:
+                if workers_done() and self._queue.empty():
+                    if self._failure is not None:
+                        raise self._failure from None
+                    return None
+
+    def _mark_downloaded(self, done: list[_JobDone]) -> None:
+        assert self.progress is not None
+        for item in done:
+            self.ledger.mark_downloaded(
+                item.job_id, item.pages, item.conversations, item.data_availability_date
+            )
+            self.progress.add(completed=1)
+
+    # ---------------------------------------------------------------- worker threads
+
+    def _work_guarded(self, interval: Interval, resumable: LedgerJob | None) -> None:
+        try:
+            self._work(interval, resumable)
+        except _Stopped:
+            return
+        except BaseException as exc:
+            with self._failure_lock:
+                if self._failure is None:
+                    self._failure = (
+                        exc
+                        if isinstance(exc, ExtractError)
+                        else ExtractError(f"{interval.label}: {exc}")
+                    )
+            self._stop.set()
+
+    def _work(self, interval: Interval, resumable: LedgerJob | None) -> None:
+        """Submit (or resume) a job for the interval, wait for it and stream its pages."""
+        job_id = resumable.job_id if resumable else None
+        attempt = resumable.attempt if resumable else 0
+        attempts_this_run = 1 if resumable else 0
+        if resumable:
+            self._count(jobs_resumed=1)
+            log.info("%s: resuming job %s from the ledger", interval.label, job_id)
+        last_problem = ""
+        while True:
+            if job_id is None:
+                if attempts_this_run >= self.options.max_attempts:
+                    raise ExtractError(
+                        f"interval {interval.label}: gave up after {attempts_this_run} jobs; "
+                        f"last {last_problem}"
+                    )
+                attempts_this_run += 1
+                attempt += 1
+                self._check_stop()
+                job_id = self.jobs.submit(interval.start, interval.end)
+                self.ledger.record_submitted(job_id, self.run_id, interval, attempt)
+                self._count(jobs_submitted=1, resubmissions=int(attempts_this_run > 1))
+                self._progress(submitted=1)
+            status = self._wait_for_job(job_id)
+            if status.state.needs_resubmit:
+                ledger_state = states.FAILED if status.state is JobState.FAILED else states.EXPIRED
+                reason = status.state.value + (
+                    f": {status.error_message[:200]}" if status.error_message else ""
+                )
+                self.ledger.set_state(job_id, ledger_state, reason)
+                last_problem = f"job {job_id} {reason}"
+                log.warning("%s: job %s %s; resubmitting", interval.label, job_id, reason)
+                self._progress(resubmitted=1)
+                job_id = None
+                continue
+            self.ledger.set_state(job_id, states.FULFILLED)
+            self._progress(fulfilled=1)
+            try:
+                self._stream_results(interval, job_id)
+                return
+            except ResultsUnavailable as exc:
+                self.ledger.set_state(job_id, states.EXPIRED, str(exc))
+                last_problem = f"job {job_id} results refused: {exc}"
+                log.warning("%s: results of job %s refused; resubmitting", interval.label, job_id)
+                self._progress(resubmitted=1)
+                job_id = None
+
+    def _wait_for_job(self, job_id: str) -> JobStatus:
+        delay = self.options.poll_initial_s
+        marked_running = False
+        self._progress(running=1)
+        try:
+            while True:
+                self._check_stop()
+                status = self.jobs.status(job_id)
+                # The server's state decides expiry: its clock, not ours.
+                if status.state is JobState.FULFILLED or status.state.needs_resubmit:
+                    return status
+                if not marked_running and status.state is JobState.PENDING:
+                    marked_running = True
+                    self.ledger.set_state(job_id, states.RUNNING)
+                if self._stop.wait(delay):
+                    raise _Stopped
+                delay = min(delay * 1.5, self.options.poll_max_s)
+        finally:
+            self._progress(running=-1)
+
+    def _stream_results(self, interval: Interval, job_id: str) -> None:
+        pages = conversations = 0
+        availability: datetime | None = None
+        for page in self.jobs.results(job_id, self.options.page_size):
+            extracted_at = datetime.now(UTC)
+            masked = [self.mask(conversation) for conversation in page.conversations]
+            table = conversations_table(masked, job_id, extracted_at)
+            self._put(_Page(job_id, table))
+            pages += 1
+            conversations += len(masked)
+            availability = page.data_availability_date or availability
+            self._progress(pages=1, conversations=len(masked))
+            self._count(pages=1)
+        self._put(_JobDone(job_id, interval, pages, conversations, availability))
+
+    def _put(self, item: _Page | _JobDone) -> None:
+        while True:
+            self._check_stop()
+            try:
+                self._queue.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise _Stopped
+
+    def _progress(self, **deltas: int) -> None:
+        if self.progress is not None:
+            self.progress.add(**deltas)
+
+    def _count(self, **deltas: int) -> None:
+        with self._counts_lock:
+            for name, delta in deltas.items():
+                setattr(self._summary, name, getattr(self._summary, name) + delta)
+
+
+__all__ = [
+    "ApiError",
+    "ExtractError",
+    "ExtractOptions",
+    "ExtractSummary",
+    "JobRunner",
+    "PlanError",
+    "day_start",
+    "floor_to_second",
+    "run_extract",
+]

@@ -1,0 +1,68 @@
+{#- Types and casts that differ by engine. -#}
+
+{% macro type_timestamptz() -%}
+    {{ return(adapter.dispatch('type_timestamptz', 'genesys_finance')()) }}
+{%- endmacro %}
+
+{% macro default__type_timestamptz() -%}timestamptz{%- endmacro %}
+
+{% macro duckdb__type_timestamptz() -%}timestamp with time zone{%- endmacro %}
+
+
+{#- Text to bigint, NULL instead of an error when the text is not an integer. -#}
+{% macro safe_bigint(expr) -%}
+    {{ return(adapter.dispatch('safe_bigint', 'genesys_finance')(expr)) }}
+{%- endmacro %}
+
+{% macro postgres__safe_bigint(expr) -%}
+    case
+        when {{ expr }} ~ '^\s*-?[0-9]{1,18}\s*$' then cast({{ expr }} as bigint)
+    end
+{%- endmacro %}
+
+{% macro duckdb__safe_bigint(expr) -%}
+    try_cast({{ expr }} as bigint)
+{%- endmacro %}
+
+
+{#- Whole milliseconds from `start_at` to `end_at` (both timestamptz); NULL if either is NULL. -#}
+{% macro duration_ms(start_at, end_at) -%}
+    {{ return(adapter.dispatch('duration_ms', 'genesys_finance')(start_at, end_at)) }}
+{%- endmacro %}
+
+{% macro postgres__duration_ms(start_at, end_at) -%}
+    cast(round(extract(epoch from ({{ end_at }} - {{ start_at }})) * 1000) as bigint)
+{%- endmacro %}
+
+{% macro duckdb__duration_ms(start_at, end_at) -%}
+    (epoch_ms({{ end_at }}) - epoch_ms({{ start_at }}))
+{%- endmacro %}
+
+
+{#- Regular-expression match, true/false. -#}
+{% macro regex_matches(expr, pattern) -%}
+    {{ return(adapter.dispatch('regex_matches', 'genesys_finance')(expr, pattern)) }}
+{%- endmacro %}
+
+{% macro postgres__regex_matches(expr, pattern) -%}
+    ({{ expr }} ~ '{{ pattern }}')
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expr, pattern) -%}
+    regexp_full_match({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+
+{#- The engine's JSON type: jsonb on Postgres (the payload lands as jsonb), JSON on DuckDB. Casting is a
+    no-op when the column already has that type and makes text payloads usable. -#}
+{% macro as_json(expr) -%}
+    {{ return(adapter.dispatch('as_json', 'genesys_finance')(expr)) }}
+{%- endmacro %}
+
+{% macro postgres__as_json(expr) -%}
+    cast({{ expr }} as jsonb)
+{%- endmacro %}
+
+{% macro duckdb__as_json(expr) -%}
+    cast({{ expr }} as json)
+{%- endmacro %}

@@ -1,0 +1,160 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_conversations',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('stg_genesys__conversations') }}
+
+with
+
+conversations as (
+    select * from {{ ref('stg_genesys__conversations') }}
+    {{ conversation_batch_filter() }}
+),
+
+sessions as (
+    select * from {{ ref('stg_genesys__sessions') }}
+    {{ conversation_batch_filter() }}
+),
+
+segments as (
+    select * from {{ ref('stg_genesys__segments') }}
+    {{ conversation_batch_filter() }}
+),
+
+-- the PSTN side: acd, ivr and agent sessions carry call ids too, but no carrier bills them
+legs as (
+    select *
+    from sessions
+    where media_type = 'voice'
+        and sip_call_id is not null
+        and participant_purpose in ('customer', 'external')
+),
+
+leg_segments as (
+    select
+        segments.conversation_id,
+        segments.session_id,
+        min(segments.segment_start) as leg_start,
+        -- pre-answer segments do not count towards the billed duration
+        min(case
+            when segments.segment_type not in ('dialing', 'contacting', 'alert')
+                then segments.segment_start
+        end) as answered_at,
+        max(segments.segment_end) as leg_end,
+        cast(count(*) as bigint) as segment_count,
+        cast(sum(case when segments.segment_end is null then 1 else 0 end) as bigint)
+            as open_segment_count
+    from segments
+    inner join legs
+        on segments.conversation_id = legs.conversation_id
+        and segments.session_id = legs.session_id
+    group by 1, 2
+),
+
+-- the leg's own queue: its latest segment that names one
+leg_queues as (
+    select
+        conversation_id,
+        session_id,
+        queue_id,
+        row_number() over (
+            partition by conversation_id, session_id
+            order by segment_start desc, segment_ordinal desc
+        ) as recency
+    from segments
+    where queue_id is not null
+),
+
+-- wrap-up is recorded on the agent's session: the conversation's last wrap-up code applies
+conversation_wrap_ups as (
+    select
+        conversation_id,
+        wrap_up_code,
+        row_number() over (
+            partition by conversation_id
+            order by segment_start desc, session_id desc, segment_ordinal desc
+        ) as recency
+    from segments
+    where wrap_up_code is not null
+),
+
+-- a leg that never named a queue (e.g. transferred out of the IVR) takes the conversation's last
+conversation_queues as (
+    select
+        conversation_id,
+        queue_id,
+        row_number() over (
+            partition by conversation_id
+            order by segment_start desc, session_id desc, segment_ordinal desc
+        ) as recency
+    from segments
+    where queue_id is not null
+),
+
+joined as (
+    select
+        ----------  ids
+        legs.session_id as leg_id,
+        legs.session_id,
+        legs.participant_id,
+        legs.conversation_id,
+        legs.sip_call_id,
+        legs.edge_id,
+        coalesce(leg_queues.queue_id, conversation_queues.queue_id) as queue_id,
+        conversation_wrap_ups.wrap_up_code,
+        conversations.division_id,
+
+        ---------- properties
+        legs.participant_purpose,
+        legs.media_type,
+        legs.direction,
+        legs.provider,
+        legs.ani_last4,
+        legs.ani_prefix,
+        legs.dnis_last4,
+        legs.dnis_prefix,
+
+        ---------- timestamps
+        conversations.conversation_start,
+        leg_segments.leg_start,
+        leg_segments.answered_at,
+        leg_segments.leg_end,
+
+        ---------- duration: first answered segment start to last segment end, unknown while ongoing
+        (
+            conversations.conversation_end is null
+            or coalesce(leg_segments.open_segment_count, 0) > 0
+        ) as is_ongoing,
+        coalesce(leg_segments.segment_count, 0) as segment_count,
+        case
+            when conversations.conversation_end is null then null
+            when coalesce(leg_segments.open_segment_count, 0) > 0 then null
+            when leg_segments.answered_at is null then cast(0 as bigint)
+            else {{ duration_ms('leg_segments.answered_at', 'leg_segments.leg_end') }}
+        end as duration_ms,
+
+        ---------- lineage
+        legs.extracted_at
+    from legs
+    inner join conversations
+        on legs.conversation_id = conversations.conversation_id
+    left join leg_segments
+        on legs.conversation_id = leg_segments.conversation_id
+        and legs.session_id = leg_segments.session_id
+    left join leg_queues
+        on legs.conversation_id = leg_queues.conversation_id
+        and legs.session_id = leg_queues.session_id
+        and leg_queues.recency = 1
+    left join conversation_queues
+        on legs.conversation_id = conversation_queues.conversation_id
+        and conversation_queues.recency = 1
+    left join conversation_wrap_ups
+        on legs.conversation_id = conversation_wrap_ups.conversation_id
+        and conversation_wrap_ups.recency = 1
+)
+
+select * from joined

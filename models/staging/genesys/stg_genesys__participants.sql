@@ -1,0 +1,59 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_conversations',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('stg_genesys__conversations') }}
+
+with
+
+source as (
+    select * from {{ source('genesys', 'conversations') }}
+    {{ conversation_batch_filter() }}
+),
+
+conversations as (
+    select
+        conversation_id,
+        extracted_at,
+        {{ as_json('payload') }} as payload
+    from source
+),
+
+participants as (
+    select
+        conversations.conversation_id,
+        conversations.extracted_at,
+        participant.ordinal as participant_ordinal,
+        participant.value as participant
+    from conversations
+    {{ json_array_rows('conversations.payload', 'participants', 'participant') }}
+),
+
+renamed as (
+    select
+        ----------  ids
+        {{ json_text('participant', 'participantId') }} as participant_id,
+        conversation_id,
+        {{ json_text('participant', 'userId') }} as user_id,
+        {{ json_text('participant', 'externalContactId') }} as external_contact_id,
+        {{ json_text('participant', 'externalOrganizationId') }} as external_organization_id,
+        {{ json_text('participant', 'teamId') }} as team_id,
+
+        ---------- properties
+        cast(participant_ordinal as bigint) as participant_ordinal,
+        {{ json_text('participant', 'purpose') }} as purpose,
+        {{ json_text('participant', 'participantName') }} as participant_name,
+        {{ json_text('participant', 'flaggedReason') }} as flagged_reason,
+        {{ json_boolean('participant', 'screenRecording') }} as is_screen_recording,
+        {{ json_array_length('participant', 'sessions') }} as session_count,
+
+        ---------- lineage
+        cast(extracted_at as {{ type_timestamptz() }}) as extracted_at
+    from participants
+)
+
+{{ select_masked('renamed') }}

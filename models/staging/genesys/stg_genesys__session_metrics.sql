@@ -1,0 +1,76 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_conversations',
+        on_schema_change='fail',
+    )
+}}
+
+-- depends_on: {{ ref('stg_genesys__conversations') }}
+
+with
+
+source as (
+    select * from {{ source('genesys', 'conversations') }}
+    {{ conversation_batch_filter() }}
+),
+
+conversations as (
+    select
+        conversation_id,
+        extracted_at,
+        {{ as_json('payload') }} as payload
+    from source
+),
+
+participants as (
+    select
+        conversations.conversation_id,
+        conversations.extracted_at,
+        participant.value as participant
+    from conversations
+    {{ json_array_rows('conversations.payload', 'participants', 'participant') }}
+),
+
+sessions as (
+    select
+        participants.conversation_id,
+        participants.extracted_at,
+        {{ json_text('participants.participant', 'participantId') }} as participant_id,
+        session.value as session
+    from participants
+    {{ json_array_rows('participants.participant', 'sessions', 'session') }}
+),
+
+metrics as (
+    select
+        sessions.conversation_id,
+        sessions.extracted_at,
+        sessions.participant_id,
+        {{ json_text('sessions.session', 'sessionId') }} as session_id,
+        metric.ordinal as metric_ordinal,
+        metric.value as metric
+    from sessions
+    {{ json_array_rows('sessions.session', 'metrics', 'metric') }}
+),
+
+renamed as (
+    select
+        ----------  ids
+        session_id || '-' || cast(metric_ordinal as {{ dbt.type_string() }}) as session_metric_id,
+        session_id,
+        participant_id,
+        conversation_id,
+
+        ---------- properties
+        cast(metric_ordinal as bigint) as metric_ordinal,
+        {{ json_text('metric', 'name') }} as metric_name,
+        {{ json_bigint('metric', 'value') }} as metric_value,
+        {{ json_timestamp('metric', 'emitDate') }} as emitted_at,
+
+        ---------- lineage
+        cast(extracted_at as {{ type_timestamptz() }}) as extracted_at
+    from metrics
+)
+
+{{ select_masked('renamed') }}

@@ -1,0 +1,158 @@
+"""The API client over real HTTP against the simulator: auth, 401, 429, 5xx, pacing, paging."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+
+from genesys_finance.api import ApiClient, ApiError, AuthenticationError, RequestPacer, RetryPolicy
+from genesys_finance.api.entities import ENTITY_PATHS, iter_entity_pages
+from genesys_finance.api.jobs import DetailJobs, JobState
+from genesys_finance.simulator.server import SimulatorHandle
+from sim_fixtures import StartSimulator, request_log
+
+FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial_s=0.05, backoff_max_s=0.2)
+
+
+def client_for(sim: SimulatorHandle, **kwargs: object) -> ApiClient:
+    c = sim.config
+    options: dict[str, object] = {"requests_per_minute": 6000, "retry": FAST_RETRY, **kwargs}
+    return ApiClient(sim.base_url, sim.base_url, c.client_id, c.client_secret, **options)  # type: ignore[arg-type]
+
+
+def parse_time(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def test_token_is_cached_and_sent_as_bearer(simulator: StartSimulator) -> None:
+    sim = simulator()
+    client = client_for(sim)
+    for _ in range(5):
+        client.get("/api/v2/routing/queues")
+    assert client.auth.tokens_issued == 1
+    log = request_log(sim)
+    assert [e["status"] for e in log if e["path"] == "/oauth/token"] == [200]
+
+
+def test_bad_credentials_fail_clearly(simulator: StartSimulator) -> None:
+    sim = simulator()
+    client = ApiClient(sim.base_url, sim.base_url, "sim-client", "wrong-secret", retry=FAST_RETRY)
+    with pytest.raises(AuthenticationError, match="GENESYS_CLIENT_SECRET") as info:
+        client.get("/api/v2/routing/queues")
+    assert "wrong-secret" not in str(info.value)
+
+
+def test_token_renewed_before_expiry(simulator: StartSimulator) -> None:
+    sim = simulator(token_lifetime_s=1)
+    client = client_for(sim)
+    deadline = time.monotonic() + 3.5
+    while time.monotonic() < deadline:
+        client.get("/api/v2/routing/queues")
+        time.sleep(0.05)
+    assert client.auth.tokens_issued >= 3
+    assert all(e["status"] != 401 for e in request_log(sim))
+
+
+def test_401_renews_token_and_replays(simulator: StartSimulator) -> None:
+    sim = simulator()
+    client = client_for(sim)
+    client.get("/api/v2/routing/queues")
+    client.auth.access_token = "revoked-token"  # the server no longer knows this token
+    body = client.get("/api/v2/routing/queues")
+    assert body["entities"]
+    assert client.stats.token_renewals_after_401 == 1
+    assert client.auth.tokens_issued == 2
+
+
+def test_429_waits_retry_after_and_never_renews_token(simulator: StartSimulator) -> None:
+    sim = simulator(random_429_rate=0.4, random_retry_after_s=1)
+    client = client_for(sim)
+    for _ in range(6):
+        client.get("/api/v2/routing/queues", {"pageSize": 5})
+    log = [e for e in request_log(sim) if e["path"] != "/oauth/token"]
+    limited = [i for i, e in enumerate(log) if e["status"] == 429]
+    assert limited, "the simulator injected no 429"
+    for i in limited:
+        retry = next(e for e in log[i + 1 :] if e["query"] == log[i]["query"])
+        waited = parse_time(retry["time"]) - parse_time(log[i]["time"])
+        assert waited >= log[i]["retryAfter"] - 0.05
+    assert client.auth.tokens_issued == 1
+
+
+def test_5xx_retried_then_clear_error(simulator: StartSimulator) -> None:
+    sim = simulator(random_5xx_rate=1.0)
+    client = client_for(sim)
+    with pytest.raises(ApiError, match=r"GET /api/v2/routing/queues failed after 4 attempts"):
+        client.get("/api/v2/routing/queues")
+
+
+def test_5xx_recovers(simulator: StartSimulator) -> None:
+    sim = simulator(random_5xx_rate=0.3)
+    client = client_for(sim, retry=RetryPolicy(max_attempts=10, backoff_initial_s=0.01))
+    for _ in range(10):
+        assert client.get("/api/v2/routing/queues")["entities"]
+    assert client.stats.server_errors > 0
+
+
+def test_connection_error_names_the_request() -> None:
+    client = ApiClient(
+        "http://127.0.0.1:9", "http://127.0.0.1:9", "id", "secret", retry=FAST_RETRY
+    )
+    with pytest.raises(ApiError, match="GET /api/v2/users failed after 4 attempts"):
+        client.get("/api/v2/users")
+
+
+def test_pacer_spaces_requests_across_threads() -> None:
+    import threading
+
+    pacer = RequestPacer(requests_per_minute=600)  # one per 0.1 s
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def take(n: int) -> None:
+        for _ in range(n):
+            pacer.wait_for_slot()
+            with lock:
+                stamps.append(time.monotonic())
+
+    threads = [threading.Thread(target=take, args=(3,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stamps.sort()
+    assert stamps[-1] - stamps[0] >= 0.75  # 9 slots, 8 gaps of 0.1 s
+
+
+def test_job_lifecycle_and_cursor_paging(simulator: StartSimulator) -> None:
+    sim = simulator()
+    jobs = DetailJobs(client_for(sim))
+    assert jobs.data_availability_date() <= datetime(2024, 6, 1, tzinfo=UTC)
+    job_id = jobs.submit(datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 8, tzinfo=UTC))
+    while (status := jobs.status(job_id)).state is not JobState.FULFILLED:
+        assert not status.state.needs_resubmit
+        time.sleep(0.05)
+    pages = list(jobs.results(job_id, page_size=30))
+    assert len(pages) > 2 and not pages[-1].has_more
+    ids = [c["conversationId"] for p in pages for c in p.conversations]
+    assert len(ids) == len(set(ids))
+    expected = sim.generator.iter_conversations(
+        datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 5, 8, tzinfo=UTC)
+    )
+    assert ids == [c["conversationId"] for c in expected]
+
+
+def test_unknown_job_reads_as_expired(simulator: StartSimulator) -> None:
+    jobs = DetailJobs(client_for(simulator()))
+    assert jobs.status("no-such-job").state is JobState.EXPIRED
+
+
+@pytest.mark.parametrize("kind", list(ENTITY_PATHS))
+def test_dimension_paging(simulator: StartSimulator, kind: str) -> None:
+    sim = simulator()
+    pages = list(iter_entity_pages(client_for(sim), ENTITY_PATHS[kind], page_size=5))
+    got = [e["id"] for page in pages for e in page]
+    source = getattr(sim.generator, kind)()
+    assert got == [e["id"] for e in source]
