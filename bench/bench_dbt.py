@@ -4,9 +4,9 @@
     .venv/bin/python bench/bench_dbt.py --conversations 1000000
 
 For each target: land N simulator conversations (masked) in a fresh warehouse, time
-`dbt run --full-refresh` (the models) and `dbt build` (models + data and unit tests), then land one more
-day of data and time an incremental `dbt run`. Targets: incremental <= 5% of full; a 1M full build
-<= 10 min on Postgres and <= 3 min on DuckDB. Results are printed and appended to
+`dbt run --full-refresh` (the models) and `dbt build` (models + data and unit tests), then land
+one more day of data and time an incremental `dbt run`. Targets: incremental <= 5% of full; a 1M
+full build <= 10 min on Postgres and <= 3 min on DuckDB. Results are printed and appended to
 `bench/out/bench_dbt.jsonl`.
 """
 
@@ -27,11 +27,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "python"))
 sys.path.insert(0, str(ROOT / "extract"))
 
+import raw_loader  # noqa: E402
 from genesys_finance.dbt_runner import run_dbt  # noqa: E402
 from genesys_finance.settings import PostgresSettings, Settings  # noqa: E402
 from genesys_finance.simulator.generator import ConversationGenerator  # noqa: E402
-
-import raw_loader  # noqa: E402
 
 SEED = 11
 START = date(2024, 1, 1)
@@ -42,8 +41,9 @@ def _days(per_day: int, total: int) -> int:
     return max(1, -(-total // per_day))
 
 
-def _batches(gen: ConversationGenerator, first: date, days: int, chunk: int
-             ) -> Iterator[tuple[date, list[dict[str, Any]]]]:
+def _batches(
+    gen: ConversationGenerator, first: date, days: int, chunk: int
+) -> Iterator[tuple[date, list[dict[str, Any]]]]:
     pending: list[dict[str, Any]] = []
     for offset in range(days):
         day = first + timedelta(days=offset)
@@ -55,8 +55,14 @@ def _batches(gen: ConversationGenerator, first: date, days: int, chunk: int
         yield first + timedelta(days=days - 1), pending
 
 
-def _load(settings: Settings, gen: ConversationGenerator, first: date, days: int, limit: int,
-          extracted_at: datetime) -> int:
+def _load(
+    settings: Settings,
+    gen: ConversationGenerator,
+    first: date,
+    days: int,
+    limit: int,
+    extracted_at: datetime,
+) -> int:
     loaded = 0
     for _, batch in _batches(gen, first, days, 20_000):
         batch = batch[: max(0, limit - loaded)]
@@ -70,8 +76,11 @@ def _load(settings: Settings, gen: ConversationGenerator, first: date, days: int
 
 def _settings(target: str, workdir: Path) -> tuple[Settings, str | None]:
     if target == "duckdb":
-        return Settings(target="duckdb", duckdb_path=workdir / "bench.duckdb",
-                        hmac_key=b"bench-key-not-a-secret"), None
+        return Settings(
+            target="duckdb",
+            duckdb_path=workdir / "bench.duckdb",
+            hmac_key=b"bench-key-not-a-secret",
+        ), None
     import psycopg2
 
     name = f"gf_bench_{uuid.uuid4().hex[:8]}"
@@ -80,8 +89,9 @@ def _settings(target: str, workdir: Path) -> tuple[Settings, str | None]:
     conn.autocommit = True
     conn.cursor().execute(f'create database "{name}"')
     conn.close()
-    pg = PostgresSettings(host=admin.host, port=admin.port, user=admin.user,
-                          password=admin.password, database=name)
+    pg = PostgresSettings(
+        host=admin.host, port=admin.port, user=admin.user, password=admin.password, database=name
+    )
     return Settings(target="postgres", postgres=pg, hmac_key=b"bench-key-not-a-secret"), name
 
 
@@ -99,8 +109,9 @@ def _drop_pg(name: str) -> None:
 def bench_target(target: str, conversations: int, per_day: int, keep: bool) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench_dbt_{target}_"))
     settings, pg_name = _settings(target, workdir)
-    gen = ConversationGenerator(SEED, START, START + timedelta(days=3660), per_day,
-                                now=datetime(2035, 1, 1, tzinfo=UTC))
+    gen = ConversationGenerator(
+        SEED, START, START + timedelta(days=3660), per_day, now=datetime(2035, 1, 1, tzinfo=UTC)
+    )
     days = _days(per_day, conversations) + 1
     result: dict[str, Any] = {"target": target, "conversations": conversations}
     try:
@@ -133,8 +144,9 @@ def bench_target(target: str, conversations: int, per_day: int, keep: bool) -> d
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--conversations", type=int, nargs="+", default=[100_000])
-    parser.add_argument("--targets", nargs="+", default=["duckdb", "postgres"],
-                        choices=["duckdb", "postgres"])
+    parser.add_argument(
+        "--targets", nargs="+", default=["duckdb", "postgres"], choices=["duckdb", "postgres"]
+    )
     parser.add_argument("--per-day", type=int, default=5_000)
     parser.add_argument("--keep", action="store_true", help="keep the Postgres database")
     args = parser.parse_args(argv)

@@ -48,3 +48,13 @@
     {{ return(genesys_finance.genesys_session_metric_names()
         + (genesys_finance.genesys_metric_complete_variants().values() | list)) }}
 {%- endmacro %}
+
+
+{#- SQL predicate: `column` names a metric of the reference list (one name per line). -#}
+{% macro is_known_genesys_metric(column) -%}
+    {{ column }} in (
+        {%- for name in genesys_finance.genesys_known_metric_names() %}
+        '{{ name }}'{% if not loop.last %},{% endif %}
+        {%- endfor %}
+    )
+{%- endmacro %}

@@ -41,8 +41,8 @@
 {%- if checks %}
 {{ checks | join('\nunion all\n') }}
 {%- else %}
-select
-    cast(null as {{ dbt.type_string() }}) as model_column,
-    cast(null as {{ dbt.type_string() }}) as problem
-where 1 = 0
+    select
+        cast(null as {{ dbt.type_string() }}) as model_column,
+        cast(null as {{ dbt.type_string() }}) as problem
+    where 1 = 0
 {%- endif %}

@@ -1,10 +1,10 @@
 """Run dbt against the project's own profile (never dlt's dbt helper: it fails offline).
 
-dbt runs in a subprocess: its global state (flags, adapters, env vars read by `env_var()`) then cannot
-leak between invocations, and callers (tests, the benchmark) can run several projects side by side,
-each with its own `--target-path`. The environment comes from `Settings.dbt_env()`; secrets the dbt
-project never needs (the HMAC key, the API secret) are removed from it, so they cannot reach compiled
-SQL, the manifest or the docs.
+dbt runs in a subprocess: its global state (flags, adapters, env vars read by `env_var()`) then
+cannot leak between invocations, and callers (tests, the benchmark) can run several projects side by
+side, each with its own target path. The environment comes from `Settings.dbt_env()`; secrets the
+dbt project never needs (the HMAC key, the API secret) are removed from it, so they cannot reach
+compiled SQL, the manifest or the docs.
 """
 
 from __future__ import annotations
@@ -76,9 +76,9 @@ def run_dbt(
 ) -> DbtResult:
     """Run `dbt <args>` for `settings.target`.
 
-    `target_path` (default `<project>/target`) holds the manifest and compiled SQL; give each caller its
-    own so concurrent runs do not clobber each other (logs go beside it). With `check`, a failure raises
-    `DbtError` carrying the tail of dbt's output. With `stream`, output goes to the terminal as well.
+    `target_path` (default `<project>/target`) holds the manifest and compiled SQL; give each caller
+    its own so concurrent runs do not clobber each other (logs go in it). With `check`, a failure
+    raises `DbtError` carrying the tail of dbt's output. With `stream`, output also goes to stdout.
     """
     target_dir = Path(target_path) if target_path else project_dir / "target"
     command = [
@@ -92,8 +92,14 @@ def run_dbt(
         settings.target,
     ]
     # As environment variables: not every subcommand takes --target-path (dbt debug does not).
-    env = dbt_environment(settings, {"DBT_TARGET_PATH": str(target_dir),
-                                     "DBT_LOG_PATH": str(target_dir / "logs"), **(extra_env or {})})
+    env = dbt_environment(
+        settings,
+        {
+            "DBT_TARGET_PATH": str(target_dir),
+            "DBT_LOG_PATH": str(target_dir / "logs"),
+            **(extra_env or {}),
+        },
+    )
     log.debug("running %s", " ".join(command))
     started = time.monotonic()
     if stream:

@@ -65,20 +65,26 @@ ENTITY_HINTS: dict[str, TColumnSchema] = {
 
 
 def conversations_table(
-    conversations: Sequence[dict[str, Any]], job_id: str, extracted_at: datetime
+    conversations: Iterable[dict[str, Any]], job_id: str, extracted_at: datetime
 ) -> pa.Table:
-    """One Arrow row per (already masked) conversation."""
-    n = len(conversations)
+    """One Arrow row per (already masked) conversation, consumed in one pass: each dict can be
+    released as soon as it is serialized."""
+    ids: list[str] = []
+    starts: list[str | None] = []
+    ends: list[str | None] = []
+    payloads: list[bytes] = []
+    for conversation in conversations:
+        ids.append(conversation["conversationId"])
+        starts.append(conversation.get("conversationStart"))
+        ends.append(conversation.get("conversationEnd"))
+        payloads.append(orjson.dumps(conversation))
+    n = len(ids)
     return pa.Table.from_arrays(
         [
-            pa.array([c["conversationId"] for c in conversations], pa.string()),
-            pa.array([c.get("conversationStart") for c in conversations], pa.string()).cast(
-                TIMESTAMP
-            ),
-            pa.array([c.get("conversationEnd") for c in conversations], pa.string()).cast(
-                TIMESTAMP
-            ),
-            pa.array([orjson.dumps(c) for c in conversations], pa.string()),
+            pa.array(ids, pa.string()),
+            pa.array(starts, pa.string()).cast(TIMESTAMP),
+            pa.array(ends, pa.string()).cast(TIMESTAMP),
+            pa.array(payloads, pa.string()),
             pa.array([extracted_at] * n, TIMESTAMP),
             pa.array([job_id] * n, pa.string()),
         ],
@@ -129,6 +135,10 @@ class RawLoader:
         # docs/internals.md promises; ask for them (scoped to this pipeline's name).
         for option in ("ADD_DLT_ID", "ADD_DLT_LOAD_ID"):
             os.environ.setdefault(f"{_ENV_SCOPE}__NORMALIZE__PARQUET_NORMALIZER__{option}", "true")
+        # dlt gzips its load files by default: with csv that was 2/3 of a Postgres load
+        # (measured), for files that live seconds on local disk.
+        for section in ("DATA_WRITER", "NORMALIZE__DATA_WRITER"):
+            os.environ.setdefault(f"{_ENV_SCOPE}__{section}__DISABLE_COMPRESSION", "true")
         self._workdir = tempfile.mkdtemp(prefix="genesys-finance-dlt-")
         if settings.target == "duckdb":
             if duckdb_conn is None:

@@ -32,9 +32,7 @@ from genesys_finance.pipeline import RawLoader, conversations_table
 from genesys_finance.planner import (
     Interval,
     PlanError,
-    day_start,
     explicit_range,
-    floor_to_second,
     incremental_range,
     split_interval,
 )
@@ -43,7 +41,8 @@ from genesys_finance.settings import Settings
 
 log = logging.getLogger("genesys_finance.extract")
 
-QUEUE_PAGES = 8  # pages in flight between the workers and the loader
+QUEUE_PAGES = 4  # pages in flight between the workers and the loader
+DUCKDB_MEMORY_LIMIT = "256MB"
 
 
 class ExtractError(RuntimeError):
@@ -62,7 +61,7 @@ class ExtractOptions:
     """Jobs per interval (the first included) before the run gives up on it."""
     poll_initial_s: float = 1.0
     poll_max_s: float = 15.0
-    commit_every: int = 50_000
+    commit_every: int = 10_000
     """Conversations per dlt load at most; a crash re-fetches at most the uncommitted tail."""
     initial_start: date | None = None
     """Start of the first incremental run, when the ledger is empty and no --start is given."""
@@ -118,11 +117,21 @@ def run_extract(
     now: datetime | None = None,
 ) -> ExtractSummary:
     """Extract `[start, end)` (or incrementally, without dates) into `genesys_raw`."""
-    from genesys_finance.masking import Masker
-
     options = options or ExtractOptions()
     if end is not None and start is None:
         raise PlanError("--end needs --start")
+    return _run_extract(settings, start, end, options, now)
+
+
+def _run_extract(
+    settings: Settings,
+    start: date | None,
+    end: date | None,
+    options: ExtractOptions,
+    now: datetime | None,
+) -> ExtractSummary:
+    from genesys_finance.masking import Masker
+
     api_url, login_url, client_id, client_secret = settings.require_api()
     masker = Masker.from_settings(settings, options.pii_policy)
     started = time.monotonic()
@@ -177,6 +186,9 @@ def _open_connection(settings: Settings, stack: ExitStack) -> tuple[Any, str]:
     from genesys_finance.warehouse import connect
 
     conn = stack.enter_context(connect(settings))
+    if settings.target == "duckdb":
+        # DuckDB sizes its buffer pool from the machine's RAM; merges spill to disk instead.
+        conn.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
     return conn, "qmark" if settings.target == "duckdb" else "format"
 
 
@@ -246,6 +258,7 @@ class JobRunner:
         self.run_id = uuid.uuid4().hex
         self._queue: queue.Queue[_Page | _JobDone] = queue.Queue(maxsize=QUEUE_PAGES)
         self._stop = threading.Event()
+        self._decode_lock = threading.Lock()  # see DetailJobs.download
         self._failure: BaseException | None = None
         self._failure_lock = threading.Lock()
         self._counts_lock = threading.Lock()
@@ -294,12 +307,19 @@ class JobRunner:
                 continue
             finished: list[_JobDone] = []
             loaded = [0]
+            load_started = time.monotonic()
             try:
                 self.loader.load_conversations(self._one_load(item, workers_done, finished, loaded))
             except Exception as exc:
                 if self._failure is not None:
                     raise self._failure from None
                 raise ExtractError(f"loading into the warehouse failed: {exc}") from exc
+            log.debug(
+                "loaded %d conversations in %.2f s (%d jobs complete)",
+                loaded[0],
+                time.monotonic() - load_started,
+                len(finished),
+            )
             assert self.progress is not None and self._summary is not None
             self.progress.add(loaded=loaded[0])
             self._summary.conversations += loaded[0]
@@ -433,19 +453,34 @@ class JobRunner:
             self._progress(running=-1)
 
     def _stream_results(self, interval: Interval, job_id: str) -> None:
-        pages = conversations = 0
-        availability: datetime | None = None
-        for page in self.jobs.results(job_id, self.options.page_size):
-            extracted_at = datetime.now(UTC)
-            masked = [self.mask(conversation) for conversation in page.conversations]
-            table = conversations_table(masked, job_id, extracted_at)
+        totals = {"conversations": 0}
+        availability: list[datetime | None] = [None]
+
+        def on_page(
+            conversations: list[dict[str, Any]], page_availability: datetime | None
+        ) -> None:
+            table = self._page_table(conversations, job_id)
             self._put(_Page(job_id, table))
-            pages += 1
-            conversations += len(masked)
-            availability = page.data_availability_date or availability
-            self._progress(pages=1, conversations=len(masked))
+            totals["conversations"] += table.num_rows
+            availability[0] = page_availability or availability[0]
+            self._progress(pages=1, conversations=table.num_rows)
             self._count(pages=1)
-        self._put(_JobDone(job_id, interval, pages, conversations, availability))
+
+        pages = self.jobs.download(
+            job_id, on_page, self.options.page_size, decode_lock=self._decode_lock
+        )
+        self._put(_JobDone(job_id, interval, pages, totals["conversations"], availability[0]))
+
+    def _page_table(self, conversations: list[dict[str, Any]], job_id: str) -> pa.Table:
+        """Mask a page into an Arrow table, releasing each API dict once it is serialized."""
+        extracted_at = datetime.now(UTC)
+        conversations.reverse()  # pop() from the end, in page order
+
+        def drained() -> Iterator[dict[str, Any]]:
+            while conversations:
+                yield self.mask(conversations.pop())
+
+        return conversations_table(drained(), job_id, extracted_at)
 
     def _put(self, item: _Page | _JobDone) -> None:
         while True:
@@ -477,7 +512,5 @@ __all__ = [
     "ExtractSummary",
     "JobRunner",
     "PlanError",
-    "day_start",
-    "floor_to_second",
     "run_extract",
 ]

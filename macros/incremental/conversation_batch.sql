@@ -1,9 +1,12 @@
 {#- Incremental flattening. Each flattened model holds `extracted_at` (when the conversation version
-    was fetched). A run reads only conversations extracted at or after the newest one already in the
+    was fetched). A run reads only conversations extracted after the newest one already in the
     model. Each load's `extracted_at` values are later than every earlier load's (the extractor stamps
     the fetch time of each results page), so `>` misses nothing; var `genesys_incremental_lookback_hours`
     re-reads a window of earlier loads if that ever needs relaxing (harmless: the rows of each
-    conversation are replaced as a whole). -#}
+    conversation are replaced as a whole).
+    Not microbatch: its batches are windows of an event time (conversation start), but a late update
+    re-delivers an old conversation, and dbt-postgres microbatch MERGEs (never deletes) while dbt-duckdb
+    deletes the window: neither replaces one conversation's rows at every grain. -#}
 
 {% macro conversation_watermark(relation=none) -%}
     {%- set lookback = var('genesys_incremental_lookback_hours', 0) | int -%}

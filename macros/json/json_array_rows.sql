@@ -13,12 +13,11 @@
 {%- endmacro %}
 
 {% macro duckdb__json_array_rows(json, path, alias) -%}
-    {#- json_each keys array elements by their 0-based index (as text). -#}
+    {#- select-list unnest: DuckDB plans it as a plain UNNEST (WITH ORDINALITY was 10x slower) -#}
+    {%- set arr = genesys_finance.struct_path_duckdb(json, path) -%}
     cross join lateral (
         select
-            {{ alias }}_each.value as value,
-            cast({{ alias }}_each.key as bigint) + 1 as ordinal
-        from json_each({{ json }}, {{ genesys_finance.json_path_duckdb(path) }}) as {{ alias }}_each
-        where json_type({{ json }}, {{ genesys_finance.json_path_duckdb(path) }}) = 'ARRAY'
+            unnest({{ arr }}) as value,
+            cast(generate_subscripts({{ arr }}, 1) as bigint) as ordinal
     ) as {{ alias }}
 {%- endmacro %}

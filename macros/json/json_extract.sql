@@ -1,5 +1,7 @@
-{#- Reading values out of the masked payload. Every difference between the engines lives here, so
-    models read the same on both. `path` is a key or a list of keys; an absent key gives NULL. -#}
+{#- Reading values out of the masked payload (`genesys_payload`). Every difference between the engines
+    lives here, so models read the same on both: jsonb operators on Postgres, STRUCT field access on
+    DuckDB (the payload is parsed once into a typed STRUCT). `path` is a key or a list of keys and
+    (0-based) array positions; an absent key gives NULL. -#}
 
 {#- A path is a key, or a list of keys and (integer) array positions, e.g. ['flow', 'flowId'] or
     ['q850ResponseCodes', 0]. -#}
@@ -8,12 +10,13 @@
     '{{ "{" ~ (path | join(",")) ~ "}" }}'
 {%- endmacro %}
 
-{% macro json_path_duckdb(path) -%}
+{#- DuckDB: a struct path; list positions are 1-based there. -#}
+{% macro struct_path_duckdb(json, path) -%}
     {%- if path is string -%}{%- set path = [path] -%}{%- endif -%}
-    '$
+    {{ json }}
     {%- for step in path -%}
-        {%- if step is number -%}[{{ step }}]{%- else -%}."{{ step }}"{%- endif -%}
-    {%- endfor -%}'
+        {%- if step is number -%}[{{ step + 1 }}]{%- else -%}."{{ step }}"{%- endif -%}
+    {%- endfor -%}
 {%- endmacro %}
 
 
@@ -27,7 +30,7 @@
 {%- endmacro %}
 
 {% macro duckdb__json_get(json, path) -%}
-    json_extract({{ json }}, {{ genesys_finance.json_path_duckdb(path) }})
+    {{ genesys_finance.struct_path_duckdb(json, path) }}
 {%- endmacro %}
 
 
@@ -41,7 +44,7 @@
 {%- endmacro %}
 
 {% macro duckdb__json_text(json, path) -%}
-    json_extract_string({{ json }}, {{ genesys_finance.json_path_duckdb(path) }})
+    cast({{ genesys_finance.struct_path_duckdb(json, path) }} as varchar)
 {%- endmacro %}
 
 
@@ -97,5 +100,5 @@
 {%- endmacro %}
 
 {% macro duckdb__json_array_length(json, path) -%}
-    coalesce(cast(json_array_length({{ json }}, {{ genesys_finance.json_path_duckdb(path) }}) as bigint), 0)
+    coalesce(cast(len({{ genesys_finance.struct_path_duckdb(json, path) }}) as bigint), 0)
 {%- endmacro %}

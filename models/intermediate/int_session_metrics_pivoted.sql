@@ -38,12 +38,11 @@ pivoted as (
         conversation_id,
         session_id,
         {%- for metric_name in genesys_known_metric_names() %}
-        cast(sum(case when metric_name = '{{ metric_name }}' then metric_total end) as bigint)
-            as {{ genesys_metric_column(metric_name) }},
+            cast(sum(metric_total) filter (where metric_name = '{{ metric_name }}') as bigint)
+                as {{ genesys_metric_column(metric_name) }},
         {%- endfor %}
         cast(count(distinct case
-            when metric_name not in ('{{ genesys_known_metric_names() | join("', '") }}')
-                then metric_name
+            when not {{ is_known_genesys_metric('metric_name') }} then metric_name
         end) as bigint) as unknown_metric_count
     from metric_totals
     group by 1, 2
@@ -58,14 +57,14 @@ joined as (
 
         ---------- metrics; a `*Complete` total wins over the sum of its stretches
         {%- for metric_name in genesys_session_metric_names() %}
-        {%- if metric_name in complete_variants %}
-        coalesce(
-            pivoted.{{ genesys_metric_column(complete_variants[metric_name]) }},
-            pivoted.{{ genesys_metric_column(metric_name) }}
-        ) as {{ genesys_metric_column(metric_name) }},
-        {%- else %}
-        pivoted.{{ genesys_metric_column(metric_name) }},
-        {%- endif %}
+            {%- if metric_name in complete_variants %}
+                coalesce(
+                    pivoted.{{ genesys_metric_column(complete_variants[metric_name]) }},
+                    pivoted.{{ genesys_metric_column(metric_name) }}
+                ) as {{ genesys_metric_column(metric_name) }},
+            {%- else %}
+                pivoted.{{ genesys_metric_column(metric_name) }},
+            {%- endif %}
         {%- endfor %}
         coalesce(pivoted.unknown_metric_count, 0) as unknown_metric_count,
 
@@ -74,7 +73,7 @@ joined as (
     from sessions
     left join pivoted
         on sessions.conversation_id = pivoted.conversation_id
-        and sessions.session_id = pivoted.session_id
+            and sessions.session_id = pivoted.session_id
 )
 
 select * from joined

@@ -51,7 +51,7 @@ leg_segments as (
     from segments
     inner join legs
         on segments.conversation_id = legs.conversation_id
-        and segments.session_id = legs.session_id
+            and segments.session_id = legs.session_id
     group by 1, 2
 ),
 
@@ -144,17 +144,17 @@ joined as (
         on legs.conversation_id = conversations.conversation_id
     left join leg_segments
         on legs.conversation_id = leg_segments.conversation_id
-        and legs.session_id = leg_segments.session_id
+            and legs.session_id = leg_segments.session_id
     left join leg_queues
         on legs.conversation_id = leg_queues.conversation_id
-        and legs.session_id = leg_queues.session_id
-        and leg_queues.recency = 1
+            and legs.session_id = leg_queues.session_id
+            and leg_queues.recency = 1
     left join conversation_queues
         on legs.conversation_id = conversation_queues.conversation_id
-        and conversation_queues.recency = 1
+            and conversation_queues.recency = 1
     left join conversation_wrap_ups
         on legs.conversation_id = conversation_wrap_ups.conversation_id
-        and conversation_wrap_ups.recency = 1
+            and conversation_wrap_ups.recency = 1
 )
 
 select * from joined

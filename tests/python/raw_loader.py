@@ -1,9 +1,9 @@
 """Test helper: land masked conversations in `genesys_raw.conversations` directly with SQL.
 
 The dbt tests use it instead of the extractor, so they depend only on the raw-table contract of
-docs/internals.md (the same columns and types the dlt pipeline writes). Conversations are masked with
-`genesys_finance.masking` when it is available, else with a small stand-in that produces the same
-masked shape for the fields the dbt models read.
+docs/internals.md (the same columns and types the dlt pipeline writes). Conversations are masked
+with `genesys_finance.masking` when it is available, else with a small stand-in that produces the
+same masked shape for the fields the dbt models read.
 """
 
 from __future__ import annotations
@@ -81,8 +81,15 @@ def create_raw_tables(settings: Settings) -> None:
 
 _DIGITS = re.compile(r"\D")
 _E164 = re.compile(r"^tel:\+(\d+)$")
-_REDACT_SESSION = ("remote", "remoteNameDisplayable", "callbackUserName", "addressFrom", "addressTo",
-                   "addressSelf", "addressOther")
+_REDACT_SESSION = (
+    "remote",
+    "remoteNameDisplayable",
+    "callbackUserName",
+    "addressFrom",
+    "addressTo",
+    "addressSelf",
+    "addressOther",
+)
 _LAST4 = ("ani", "dnis", "sessionDnis")
 
 
@@ -123,8 +130,9 @@ def _fallback_mask(conv: dict[str, Any], key: bytes, prefix_digits: int = 4) -> 
     return out
 
 
-def mask_conversations(settings: Settings, conversations: Iterable[dict[str, Any]]
-                       ) -> list[dict[str, Any]]:
+def mask_conversations(
+    settings: Settings, conversations: Iterable[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Masked copies, with the project's masking module when it exists."""
     key = settings.hmac_key or b"test-hmac-key-not-a-secret"
     try:
@@ -144,8 +152,9 @@ def _ts(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _rows(conversations: Sequence[dict[str, Any]], extracted_at: datetime, job_id: str
-          ) -> list[tuple[Any, ...]]:
+def _rows(
+    conversations: Sequence[dict[str, Any]], extracted_at: datetime, job_id: str
+) -> list[tuple[Any, ...]]:
     load_id = extracted_at.strftime("%s.%f")
     return [
         (
@@ -249,8 +258,11 @@ def _mask_entity(settings: Settings, kind: str, entity: dict[str, Any]) -> dict[
     return Masker.from_settings(settings, env={}).mask_entity(kind, entity)
 
 
-def load_dimensions(settings: Settings, entities: dict[str, Sequence[dict[str, Any]]],
-                    extracted_at: datetime | None = None) -> None:
+def load_dimensions(
+    settings: Settings,
+    entities: dict[str, Sequence[dict[str, Any]]],
+    extracted_at: datetime | None = None,
+) -> None:
     """Replace the dimension tables: `entities` maps a table name (queues, ...) to API dicts."""
     create_raw_tables(settings)
     extracted_at = extracted_at or datetime.now(UTC)
@@ -279,7 +291,7 @@ def load_dimensions(settings: Settings, entities: dict[str, Sequence[dict[str, A
                 )
 
 
-# --- expectations: a plain Python walk of the same payloads ----------------------------------------
+# --- expectations: a plain Python walk of the same payloads -------------------------------------
 
 PRE_ANSWER = ("dialing", "contacting", "alert")
 COMPLETE_VARIANTS = {
@@ -305,8 +317,15 @@ def metric_column(name: str) -> str:
 
 def expected_flattening(conversations: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Counts, per-session metric totals and leg durations, computed from masked payloads."""
-    out: dict[str, Any] = {"conversations": len(conversations), "participants": 0, "sessions": 0,
-                           "segments": 0, "metrics": 0, "session_metrics": {}, "legs": {}}
+    out: dict[str, Any] = {
+        "conversations": len(conversations),
+        "participants": 0,
+        "sessions": 0,
+        "segments": 0,
+        "metrics": 0,
+        "session_metrics": {},
+        "legs": {},
+    }
     for conv in conversations:
         ended = "conversationEnd" in conv
         for participant in conv.get("participants", []):
@@ -325,11 +344,17 @@ def expected_flattening(conversations: Sequence[dict[str, Any]]) -> dict[str, An
                         totals[base] = totals.pop(complete)
                 key = (conv["conversationId"], session["sessionId"])
                 out["session_metrics"][key] = {metric_column(k): v for k, v in totals.items()}
-                if (session.get("mediaType") == "voice" and session.get("protocolCallId")
-                        and participant.get("purpose") in ("customer", "external")):
+                if (
+                    session.get("mediaType") == "voice"
+                    and session.get("protocolCallId")
+                    and participant.get("purpose") in ("customer", "external")
+                ):
                     open_segment = any("segmentEnd" not in s for s in segments)
-                    answered = [_ms(s["segmentStart"]) for s in segments
-                                if s.get("segmentType") not in PRE_ANSWER]
+                    answered = [
+                        _ms(s["segmentStart"])
+                        for s in segments
+                        if s.get("segmentType") not in PRE_ANSWER
+                    ]
                     ends = [_ms(s["segmentEnd"]) for s in segments if "segmentEnd" in s]
                     duration: int | None
                     if not ended or open_segment:
@@ -357,8 +382,11 @@ FLATTENED_MODELS = (
 )
 
 
-def snapshot(settings: Settings, relations: Sequence[str] = FLATTENED_MODELS,
-             ignore: Sequence[str] = ("dlt_load_id",)) -> dict[str, list[tuple[str, ...]]]:
+def snapshot(
+    settings: Settings,
+    relations: Sequence[str] = FLATTENED_MODELS,
+    ignore: Sequence[str] = ("dlt_load_id",),
+) -> dict[str, list[tuple[str, ...]]]:
     """Every row of each relation as sorted tuples of text (comparable across runs)."""
     result: dict[str, list[tuple[str, ...]]] = {}
     with warehouse.connect(settings) as conn:
@@ -367,7 +395,8 @@ def snapshot(settings: Settings, relations: Sequence[str] = FLATTENED_MODELS,
             cur.execute(f"select * from {relation}")
             names = [d[0] for d in cur.description]
             keep = [i for i, n in enumerate(names) if n not in ignore]
-            rows = [tuple("" if row[i] is None else str(row[i]) for i in keep)
-                    for row in cur.fetchall()]
+            rows = [
+                tuple("" if row[i] is None else str(row[i]) for i in keep) for row in cur.fetchall()
+            ]
             result[relation] = sorted(rows)
     return result

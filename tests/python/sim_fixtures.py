@@ -5,6 +5,8 @@
         session = api_session(sim)          # requests.Session with a bearer token
         session.get(sim.base_url + "/api/v2/routing/queues")
         entries = request_log(sim)          # the JSONL request log, parsed
+        accepted_jobs(sim)                  # [(interval, jobId)] of every 202 job submission
+        retry_after_violations(sim)         # requests a token sent before its Retry-After ran out
 
 Every server started by the factory is stopped at teardown. Defaults (`SIM_DEFAULTS`): a fixed
 `now` (2024-06-01) after a one-week range, so the data-lag watermark never hides data; a short
@@ -15,7 +17,7 @@ request log in the test's tmp_path.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,8 @@ SIM_DEFAULTS: dict[str, Any] = {
 }
 
 StartSimulator = Callable[..., SimulatorHandle]
+JOBS_PATH = "/api/v2/analytics/conversations/details/jobs"
+RETRY_AFTER_SLACK_S = 0.05
 
 
 def get_token(handle: SimulatorHandle) -> str:
@@ -62,6 +66,42 @@ def request_log(handle: SimulatorHandle) -> list[dict[str, Any]]:
     """Entries of the handle's request log (empty if it has none)."""
     path = handle.config.request_log
     return read_request_log(path) if path is not None else []
+
+
+def accepted_jobs(handle: SimulatorHandle) -> list[tuple[str, str]]:
+    """(interval, jobId) of every job submission the simulator accepted (202), in order."""
+    return [
+        (str(e["interval"]), str(e["jobId"]))
+        for e in request_log(handle)
+        if e["method"] == "POST" and e["path"] == JOBS_PATH and e["status"] == 202
+    ]
+
+
+def retry_after_violations(handle: SimulatorHandle) -> list[dict[str, Any]]:
+    """Requests sent by a token before the Retry-After of a 429 it received had elapsed.
+
+    A 429 for the running-job cap restricts only job submissions; any other 429 restricts
+    every request of the token. Times are the simulator's (they include `advance`).
+    """
+    entries = request_log(handle)
+    violations = []
+    for i, refused in enumerate(entries):
+        if refused["status"] != 429 or "token" not in refused:
+            continue
+        until = datetime.fromisoformat(refused["time"]) + timedelta(
+            seconds=refused["retryAfter"] - RETRY_AFTER_SLACK_S
+        )
+        for later in entries[i + 1 :]:
+            if later.get("token") != refused["token"]:
+                continue
+            if refused.get("reason") == "job_cap" and not (
+                later["method"] == "POST" and later["path"] == JOBS_PATH
+            ):
+                continue
+            if datetime.fromisoformat(later["time"]) < until:
+                violations.append({"refused": refused, "early": later})
+            break
+    return violations
 
 
 @pytest.fixture

@@ -97,9 +97,7 @@ def test_5xx_recovers(simulator: StartSimulator) -> None:
 
 
 def test_connection_error_names_the_request() -> None:
-    client = ApiClient(
-        "http://127.0.0.1:9", "http://127.0.0.1:9", "id", "secret", retry=FAST_RETRY
-    )
+    client = ApiClient("http://127.0.0.1:9", "http://127.0.0.1:9", "id", "secret", retry=FAST_RETRY)
     with pytest.raises(ApiError, match="GET /api/v2/users failed after 4 attempts"):
         client.get("/api/v2/users")
 

@@ -1,5 +1,5 @@
-"""The dbt flattening layer on both targets: debug, build on simulator data, flattened rows equal a
-Python walk of the same payloads, unit tests run inside `dbt build`, and no secret reaches dbt output.
+"""The dbt flattening layer on both targets: debug, build on simulator data, flattened rows equal
+a Python walk of the same payloads, unit tests run inside `dbt build`, no secret reaches dbt output.
 
 One build per target is shared by the tests of this module (dbt invocations are slow).
 """
@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import raw_loader
 from conftest import HMAC_TEST_KEY, _admin_connect, _admin_pg, make_settings
-
 from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.settings import PostgresSettings, Settings
 
@@ -47,7 +47,9 @@ def _clear_conversation() -> dict[str, Any] | None:
     if not found:
         return None
     text = (found[0] / "example-conversation.json").read_text()
-    return dict(json.loads(text.replace("-000000000", "-200000000").replace("7c0d5f0e", "7c0d5f10")))
+    return dict(
+        json.loads(text.replace("-000000000", "-200000000").replace("7c0d5f0e", "7c0d5f10"))
+    )
 
 
 def simulator_conversations(days: int = 2, per_day: int = 60) -> list[dict[str, Any]]:
@@ -55,9 +57,13 @@ def simulator_conversations(days: int = 2, per_day: int = 60) -> list[dict[str, 
 
     start = date(2024, 5, 6)
     # `now` inside the second day: the conversations running at that instant come back ongoing
-    gen = ConversationGenerator(seed=5, start=start, end=date(2024, 6, 1),
-                                conversations_per_day=per_day,
-                                now=datetime(2024, 5, 7, 14, 0, tzinfo=UTC))
+    gen = ConversationGenerator(
+        seed=5,
+        start=start,
+        end=date(2024, 6, 1),
+        conversations_per_day=per_day,
+        now=datetime(2024, 5, 7, 14, 0, tzinfo=UTC),
+    )
     out: list[dict[str, Any]] = []
     for offset in range(days):
         out.extend(gen.conversations_for_day(date(2024, 5, 6 + offset)))
@@ -65,8 +71,9 @@ def simulator_conversations(days: int = 2, per_day: int = 60) -> list[dict[str, 
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-          ) -> Iterator[dict[str, Any]]:
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Any]]:
     """A warehouse loaded with simulator + reference conversations, after one `dbt build`."""
     target = str(request.param)
     tmp_path = tmp_path_factory.mktemp(f"dbt_{target}")
@@ -79,32 +86,50 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         conn.cursor().execute(f'create database "{pg_name}"')
         conn.close()
         admin = _admin_pg()
-        pg = PostgresSettings(host=admin.host, port=admin.port, user=admin.user,
-                              password=admin.password, database=pg_name)
+        pg = PostgresSettings(
+            host=admin.host,
+            port=admin.port,
+            user=admin.user,
+            password=admin.password,
+            database=pg_name,
+        )
     settings = make_settings(target, tmp_path, pg)
     try:
         conversations = simulator_conversations() + _reference_conversations()
         masked = raw_loader.mask_conversations(settings, conversations)
-        raw_loader.load_conversations(settings, masked, mask=False,
-                                      extracted_at=datetime(2024, 5, 8, tzinfo=UTC))
+        raw_loader.load_conversations(
+            settings, masked, mask=False, extracted_at=datetime(2024, 5, 8, tzinfo=UTC)
+        )
         # one payload that did not come through the extractor: dbt's masking must catch it
         clear = _clear_conversation()
         if clear:
-            raw_loader.load_conversations(settings, [clear], mask=False,
-                                          extracted_at=datetime(2024, 5, 8, 1, tzinfo=UTC))
+            raw_loader.load_conversations(
+                settings, [clear], mask=False, extracted_at=datetime(2024, 5, 8, 1, tzinfo=UTC)
+            )
             masked = [*masked, clear]
         from genesys_finance.simulator.generator import ConversationGenerator
 
-        gen = ConversationGenerator(seed=5, start=date(2024, 5, 6), end=date(2024, 6, 1),
-                                    conversations_per_day=60)
-        raw_loader.load_dimensions(settings, {"queues": gen.queues(),
-                                              "wrapup_codes": gen.wrapup_codes(),
-                                              "divisions": gen.divisions(),
-                                              "users": gen.users()})
+        gen = ConversationGenerator(
+            seed=5, start=date(2024, 5, 6), end=date(2024, 6, 1), conversations_per_day=60
+        )
+        raw_loader.load_dimensions(
+            settings,
+            {
+                "queues": gen.queues(),
+                "wrapup_codes": gen.wrapup_codes(),
+                "divisions": gen.divisions(),
+                "users": gen.users(),
+            },
+        )
         target_path = tmp_path / "target"
         result = run_dbt(settings, ["build"], target_path=target_path)
-        yield {"settings": settings, "masked": masked, "target_path": target_path,
-               "build": result, "clear": conversations}
+        yield {
+            "settings": settings,
+            "masked": masked,
+            "target_path": target_path,
+            "build": result,
+            "clear": conversations,
+        }
     finally:
         if pg_name:
             conn = _admin_connect()
@@ -168,7 +193,8 @@ def test_metric_sums_match_python_walk(built: dict[str, Any]) -> None:
     if example:
         assert example[0]["t_talk_ms"] == 367664
         assert example[0]["t_handle_ms"] == (
-            example[0]["t_talk_ms"] + example[0]["t_held_ms"] + example[0]["t_acw_ms"])
+            example[0]["t_talk_ms"] + example[0]["t_held_ms"] + example[0]["t_acw_ms"]
+        )
 
 
 def test_leg_durations_match_python_walk(built: dict[str, Any]) -> None:
@@ -189,28 +215,40 @@ def test_leg_durations_match_python_walk(built: dict[str, Any]) -> None:
 def test_types_are_exact(built: dict[str, Any]) -> None:
     """Durations are bigint, timestamps UTC timestamptz: no float in a duration path."""
     settings = built["settings"]
-    schema_col = "table_schema" if settings.target == "postgres" else "table_schema"
     rows = raw_loader.fetch(
         settings,
         "select table_name, column_name, data_type from information_schema.columns "
-        f"where {schema_col} in ('staging', 'intermediate')",
+        "where table_schema in ('staging', 'intermediate')",
     )
     types = {(t, c): d.lower() for t, c, d in rows}
     for (table, column), dtype in types.items():
         if column.endswith("_ms") or column in ("billed_seconds", "segment_ordinal"):
             assert dtype == "bigint", (table, column, dtype)
-        if column in ("segment_start", "segment_end", "emitted_at", "extracted_at",
-                      "conversation_start", "answered_at"):
+        if column in (
+            "segment_start",
+            "segment_end",
+            "emitted_at",
+            "extracted_at",
+            "conversation_start",
+            "answered_at",
+        ):
             assert dtype in ("timestamp with time zone", "timestamptz"), (table, column, dtype)
         assert "double" not in dtype and "real" not in dtype and "float" not in dtype, (
-            table, column, dtype)
+            table,
+            column,
+            dtype,
+        )
 
 
 def test_unknown_values_pass_through(built: dict[str, Any]) -> None:
     settings, masked = built["settings"], built["masked"]
     purposes = {p.get("purpose") for c in masked for p in c.get("participants", [])}
-    got = {r[0] for r in raw_loader.fetch(
-        settings, "select distinct purpose from staging.stg_genesys__participants")}
+    got = {
+        r[0]
+        for r in raw_loader.fetch(
+            settings, "select distinct purpose from staging.stg_genesys__participants"
+        )
+    }
     assert got == purposes
 
 
@@ -234,6 +272,8 @@ def test_no_secret_or_clear_pii_in_dbt_output(built: dict[str, Any]) -> None:
     assert CLEAR_CALL_ID not in flat
     if _clear_conversation():
         leg = raw_loader.fetch(
-            settings, "select sip_call_id, ani_last4, dnis_prefix from intermediate.int_voice_legs "
-            "where session_id = '5e000000-0000-4000-8000-200000000001'")
+            settings,
+            "select sip_call_id, ani_last4, dnis_prefix from intermediate.int_voice_legs "
+            "where session_id = '5e000000-0000-4000-8000-200000000001'",
+        )
         assert leg == [("REDACTED", "0100", "1800")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -32,7 +31,9 @@ def with_api(settings: Settings, url: str) -> Settings:
 
 
 def test_year_is_exact_masked_and_ledgered(
-    simulator: StartSimulator, warehouse: Settings, monkeypatch: pytest.MonkeyPatch,
+    simulator: StartSimulator,
+    warehouse: Settings,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sim = simulator(**YEAR_SIM)
@@ -46,13 +47,21 @@ def test_year_is_exact_masked_and_ledgered(
     # Columns exactly as docs/internals.md.
     cols = wh_columns(settings, "conversations")
     assert cols[:6] == [
-        "conversation_id", "conversation_start", "conversation_end", "payload", "extracted_at",
+        "conversation_id",
+        "conversation_start",
+        "conversation_end",
+        "payload",
+        "extracted_at",
         "job_id",
     ]
     assert {"_dlt_load_id", "_dlt_id"} <= set(cols)
     for kind in ("queues", "wrapup_codes", "divisions", "users"):
         assert wh_columns(settings, kind)[:5] == [
-            "id", "name", "division_id", "payload", "extracted_at"
+            "id",
+            "name",
+            "division_id",
+            "payload",
+            "extracted_at",
         ]
         count = wh.query(settings, f"select count(*) from genesys_raw.{kind}")[0][0]
         assert count == len(getattr(sim.generator, kind)())
@@ -107,9 +116,7 @@ def wh_columns(settings: Settings, table: str) -> list[str]:
     return [str(r[0]) for r in rows]
 
 
-def test_incremental_continues_from_ledger(
-    simulator: StartSimulator, warehouse: Settings
-) -> None:
+def test_incremental_continues_from_ledger(simulator: StartSimulator, warehouse: Settings) -> None:
     sim = simulator(**{**YEAR_SIM, "start": date(2024, 10, 20)})
     settings = with_api(warehouse, sim.base_url)
     options = ExtractOptions(
@@ -137,10 +144,10 @@ def test_incremental_continues_from_ledger(
     assert_exact(settings, expected)
 
     # A third run with a longer look-back re-reads more, still without duplicates.
-    third = run_extract(settings, None, None, ExtractOptions(**{**options.__dict__, "lookback_days": 10}))
+    third = run_extract(
+        settings, None, None, ExtractOptions(**{**options.__dict__, "lookback_days": 10})
+    )
     assert third.start == second.end - timedelta(days=10)
     assert_exact(settings, expected)
-
-
 
     return None

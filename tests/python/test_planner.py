@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -41,7 +42,7 @@ def test_partial_months_at_both_ends() -> None:
 def test_year_boundary_and_chunks_are_contiguous() -> None:
     chunks = split_interval(utc(2023, 11, 15), utc(2025, 2, 10))
     assert chunks[0].start == utc(2023, 11, 15) and chunks[-1].end == utc(2025, 2, 10)
-    assert all(a.end == b.start for a, b in zip(chunks, chunks[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(chunks))
     assert utc(2024, 1, 1) in {c.start for c in chunks}
     assert all(c.end - c.start <= timedelta(days=31) for c in chunks)
 

@@ -131,3 +131,28 @@ def test_fault_profiles(simulator) -> None:
         assert "chaos" in str(exc)
     else:
         raise AssertionError("unknown profile accepted")
+
+
+def test_audit_helpers_spot_ignored_retry_after_and_list_jobs(simulator) -> None:
+    from sim_fixtures import accepted_jobs, retry_after_violations
+
+    sim = simulator(requests_per_minute=2)
+    session = api_session(sim)
+    for _ in range(3):
+        session.get(sim.base_url + QUEUES, timeout=10)
+    assert retry_after_violations(sim) == []  # the 429 is the last request so far
+    session.get(sim.base_url + QUEUES, timeout=10)  # sent at once: Retry-After ignored
+    assert len(retry_after_violations(sim)) == 1
+    polite = simulator(requests_per_minute=2)
+    session = api_session(polite)
+    for _ in range(3):
+        session.get(polite.base_url + QUEUES, timeout=10)
+    polite.advance(60)
+    session.get(polite.base_url + QUEUES, timeout=10)
+    assert retry_after_violations(polite) == []
+    job = session.post(
+        polite.base_url + "/api/v2/analytics/conversations/details/jobs",
+        json={"interval": "2024-05-01T00:00:00Z/2024-05-02T00:00:00Z"},
+        timeout=10,
+    ).json()["jobId"]
+    assert accepted_jobs(polite) == [("2024-05-01T00:00:00Z/2024-05-02T00:00:00Z", job)]

@@ -111,6 +111,10 @@ class ApiClient:
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.request("GET", path, params=params)
 
+    def get_raw(self, path: str, params: Mapping[str, Any] | None = None) -> bytes:
+        """The undecoded body, for callers that decide when (and under which lock) to parse."""
+        return bytes(self.request("GET", path, params=params, decode=False) or b"")
+
     def post(self, path: str, body: Any) -> Any:
         return self.request("POST", path, body=body)
 
@@ -124,6 +128,7 @@ class ApiClient:
         *,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        decode: bool = True,
     ) -> Any:
         """Send one request until it succeeds; return the decoded JSON body (None if empty)."""
         url = f"{self.api_url}{path}"
@@ -163,6 +168,8 @@ class ApiClient:
 
             status = response.status_code
             if status < 300:
+                if not decode:
+                    return response.content
                 return orjson.loads(response.content) if response.content else None
             if status == 429:
                 rate_limited += 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 from genesys_finance.api.errors import ApiError
 from genesys_finance.api.http import ApiClient
@@ -104,17 +107,8 @@ class DetailJobs:
             params: dict[str, Any] = {"pageSize": page_size}
             if cursor:
                 params["cursor"] = cursor
-            try:
-                body = self.client.get(f"{JOBS_PATH}/{job_id}/results", params)
-            except ApiError as exc:
-                if exc.status in (400, 404, 410):
-                    raise ResultsUnavailable(
-                        f"GET {JOBS_PATH}/{job_id}/results refused (HTTP {exc.status})",
-                        status=exc.status,
-                        code=exc.code,
-                    ) from exc
-                raise
-            body = body or {}
+            raw = self._results_body(job_id, params)
+            body = orjson.loads(raw) if raw else {}
             cursor = body.get("cursor") or None
             if cursor is not None:
                 if cursor in seen:
@@ -127,6 +121,56 @@ class DetailJobs:
             )
             if cursor is None:
                 return
+
+    def download(
+        self,
+        job_id: str,
+        on_page: Callable[[list[dict[str, Any]], datetime | None], None],
+        page_size: int = 1000,
+        decode_lock: AbstractContextManager[Any] | None = None,
+    ) -> int:
+        """Like `results`, but hands each page to `on_page` while holding `decode_lock`.
+
+        Decoding and converting a page is CPU-bound (one core under the GIL anyway), so a
+        shared lock costs no throughput and bounds how many pages exist as Python objects at
+        once: that is what keeps memory flat with many jobs in flight. Returns the page count.
+        """
+        lock = decode_lock if decode_lock is not None else nullcontext()
+        cursor: str | None = None
+        seen: set[str] = set()
+        pages = 0
+        while True:
+            params: dict[str, Any] = {"pageSize": page_size}
+            if cursor:
+                params["cursor"] = cursor
+            raw = self._results_body(job_id, params)
+            with lock:
+                body = orjson.loads(raw) if raw else {}
+                del raw
+                cursor = body.get("cursor") or None
+                availability = parse_timestamp(body.get("dataAvailabilityDate"))
+                conversations = body.get("conversations") or []
+                del body  # from here the page lives only in `conversations`
+                on_page(conversations, availability)
+                del conversations
+            pages += 1
+            if cursor is None:
+                return pages
+            if cursor in seen:
+                raise ApiError(f"GET {JOBS_PATH}/{job_id}/results repeated a cursor")
+            seen.add(cursor)
+
+    def _results_body(self, job_id: str, params: dict[str, Any]) -> bytes:
+        try:
+            return self.client.get_raw(f"{JOBS_PATH}/{job_id}/results", params)
+        except ApiError as exc:
+            if exc.status in (400, 404, 410):
+                raise ResultsUnavailable(
+                    f"GET {JOBS_PATH}/{job_id}/results refused (HTTP {exc.status})",
+                    status=exc.status,
+                    code=exc.code,
+                ) from exc
+            raise
 
     def delete(self, job_id: str) -> None:
         try:

@@ -5,20 +5,37 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = "build the dbt models and run their tests (dbt build); --docs also writes the static docs page"
+HELP = (
+    "build the dbt models and run their tests (dbt build); --docs also writes the static docs page"
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", choices=("duckdb", "postgres"), default=None,
-                        help="warehouse (default: GENESYS_FINANCE_TARGET, else duckdb)")
-    parser.add_argument("--full-refresh", action="store_true",
-                        help="rebuild incremental models from scratch")
-    parser.add_argument("--select", "-s", nargs="+", default=None, metavar="SELECTOR",
-                        help="dbt node selection, e.g. stg_genesys__sessions+")
-    parser.add_argument("--docs", action="store_true",
-                        help="then run `dbt docs generate --static` (target/static_index.html)")
-    parser.add_argument("--target-path", default=None,
-                        help="dbt target directory (default: <project>/target)")
+    parser.add_argument(
+        "--target",
+        choices=("duckdb", "postgres"),
+        default=None,
+        help="warehouse (default: GENESYS_FINANCE_TARGET, else duckdb)",
+    )
+    parser.add_argument(
+        "--full-refresh", action="store_true", help="rebuild incremental models from scratch"
+    )
+    parser.add_argument(
+        "--select",
+        "-s",
+        nargs="+",
+        default=None,
+        metavar="SELECTOR",
+        help="dbt node selection, e.g. stg_genesys__sessions+",
+    )
+    parser.add_argument(
+        "--docs",
+        action="store_true",
+        help="then run `dbt docs generate --static` (target/static_index.html)",
+    )
+    parser.add_argument(
+        "--target-path", default=None, help="dbt target directory (default: <project>/target)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,8 +51,12 @@ def run(args: argparse.Namespace) -> int:
     try:
         run_dbt(settings, build_args, target_path=args.target_path, stream=True)
         if args.docs:
-            run_dbt(settings, ["docs", "generate", "--static"], target_path=args.target_path,
-                    stream=True)
+            run_dbt(
+                settings,
+                ["docs", "generate", "--static"],
+                target_path=args.target_path,
+                stream=True,
+            )
     except DbtError as exc:
         print(f"genesys-finance build: {exc}", file=sys.stderr)
         return 1

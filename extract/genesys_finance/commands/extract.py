@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from datetime import date
@@ -74,9 +75,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tuning.add_argument(
         "--commit-every",
         type=_positive_int,
-        default=50_000,
+        default=10_000,
         metavar="N",
-        help="conversations per warehouse commit at most (default 50000)",
+        help="conversations per warehouse commit at most (default 10000): a crash re-fetches "
+        "at most this many; bigger loads use more memory",
     )
     parser.add_argument(
         "--initial-start",
@@ -98,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     from genesys_finance.api.errors import ApiError
     from genesys_finance.planner import PlanError
     from genesys_finance.runner import ExtractError, ExtractOptions, run_extract
-    from genesys_finance.settings import Settings
+    from genesys_finance.settings import ConfigError, Settings
 
     settings = Settings.from_env().with_target(args.target)
     initial_start = args.initial_start
@@ -122,6 +124,13 @@ def run(args: argparse.Namespace) -> int:
         summary = run_extract(settings, args.start, args.end, options)
     except (ExtractError, ApiError, PlanError) as exc:
         print(f"genesys-finance extract: {exc}", file=sys.stderr)
+        return 1
+    except ConfigError:
+        raise  # the CLI front prints configuration errors (exit 2)
+    except Exception as exc:  # one clear line, not a traceback (-v shows the details)
+        logging.getLogger(__name__).debug("extract failed", exc_info=True)
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"genesys-finance extract: {type(exc).__name__}: {first_line}", file=sys.stderr)
         return 1
     print(summary.line())
     return 0

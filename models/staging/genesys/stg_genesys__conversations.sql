@@ -22,7 +22,7 @@ payload as (
         extracted_at,
         job_id,
         _dlt_load_id,
-        {{ as_json('payload') }} as payload
+        {{ genesys_payload('payload') }} as payload
     from source
 ),
 

@@ -19,7 +19,7 @@ conversations as (
     select
         conversation_id,
         extracted_at,
-        {{ as_json('payload') }} as payload
+        {{ genesys_payload('payload') }} as payload
     from source
 ),
 
@@ -39,8 +39,6 @@ renamed as (
         {{ json_text('participant', 'participantId') }} as participant_id,
         conversation_id,
         {{ json_text('participant', 'userId') }} as user_id,
-        {{ json_text('participant', 'externalContactId') }} as external_contact_id,
-        {{ json_text('participant', 'externalOrganizationId') }} as external_organization_id,
         {{ json_text('participant', 'teamId') }} as team_id,
 
         ---------- properties

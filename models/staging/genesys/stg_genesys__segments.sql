@@ -19,7 +19,7 @@ conversations as (
     select
         conversation_id,
         extracted_at,
-        {{ as_json('payload') }} as payload
+        {{ genesys_payload('payload') }} as payload
     from source
 ),
 
