@@ -84,7 +84,9 @@ def conversations_table(
             pa.array(ids, pa.string()),
             pa.array(starts, pa.string()).cast(TIMESTAMP),
             pa.array(ends, pa.string()).cast(TIMESTAMP),
-            pa.array(payloads, pa.string()),
+            # binary -> string validates the UTF-8 in one pass, ~5x faster than building a
+            # string array from Python bytes (orjson only writes valid UTF-8 anyway).
+            pa.array(payloads, pa.binary()).cast(pa.string()),
             pa.array([extracted_at] * n, TIMESTAMP),
             pa.array([job_id] * n, pa.string()),
         ],

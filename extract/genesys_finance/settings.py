@@ -83,7 +83,9 @@ class Settings:
             raise ConfigError(
                 f"GENESYS_FINANCE_TARGET must be one of {', '.join(TARGETS)}, got {target!r}"
             )
-        duckdb_path = Path(env.get("GENESYS_FINANCE_DUCKDB") or PROJECT_ROOT / "genesys_finance.duckdb")
+        duckdb_path = Path(
+            env.get("GENESYS_FINANCE_DUCKDB") or PROJECT_ROOT / "genesys_finance.duckdb"
+        )
         key = env.get("GENESYS_FINANCE_HMAC_KEY")
         return cls(
             api_url=api_url.rstrip("/") if api_url else None,

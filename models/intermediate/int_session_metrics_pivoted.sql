@@ -23,28 +23,18 @@ session_metrics as (
 ),
 
 -- a metric a session emits more than once (tTalk per talk stretch) is summed
-metric_totals as (
-    select
-        conversation_id,
-        session_id,
-        metric_name,
-        sum(metric_value) as metric_total
-    from session_metrics
-    group by 1, 2, 3
-),
-
 pivoted as (
     select
         conversation_id,
         session_id,
         {%- for metric_name in genesys_known_metric_names() %}
-            cast(sum(metric_total) filter (where metric_name = '{{ metric_name }}') as bigint)
+            cast(sum(metric_value) filter (where metric_name = '{{ metric_name }}') as bigint)
                 as {{ genesys_metric_column(metric_name) }},
         {%- endfor %}
         cast(count(distinct case
             when not {{ is_known_genesys_metric('metric_name') }} then metric_name
         end) as bigint) as unknown_metric_count
-    from metric_totals
+    from session_metrics
     group by 1, 2
 ),
 

@@ -58,7 +58,10 @@ def postgres_database() -> Iterator[PostgresSettings]:
     admin = _admin_pg()
     try:
         yield PostgresSettings(
-            host=admin.host, port=admin.port, user=admin.user, password=admin.password,
+            host=admin.host,
+            port=admin.port,
+            user=admin.user,
+            password=admin.password,
             database=name,
         )
     finally:
@@ -72,9 +75,14 @@ def postgres_database() -> Iterator[PostgresSettings]:
         conn.close()
 
 
-def make_settings(target: str, tmp_path: Path, pg: PostgresSettings | None = None,
-                  api_url: str | None = None, client_id: str = "sim-client",
-                  client_secret: str = "sim-secret") -> Settings:
+def make_settings(
+    target: str,
+    tmp_path: Path,
+    pg: PostgresSettings | None = None,
+    api_url: str | None = None,
+    client_id: str = "sim-client",
+    client_secret: str = "sim-secret",
+) -> Settings:
     return Settings(
         api_url=api_url,
         login_url=api_url,
