@@ -2,18 +2,27 @@
 
     .venv/bin/python bench/bench_dbt.py --conversations 100000 --targets duckdb postgres
     .venv/bin/python bench/bench_dbt.py --conversations 1000000
+    .venv/bin/python bench/bench_dbt.py --conversations 1000000 --reuse   # keep/reuse the raw load
 
 For each target: land N simulator conversations (masked) in a fresh warehouse, time
 `dbt run --full-refresh` (the models) and `dbt build` (models + data and unit tests), then land
 one more day of data and time an incremental `dbt run`. Targets: incremental <= 5% of full; a 1M
 full build <= 10 min on Postgres and <= 3 min on DuckDB. Results are printed and appended to
-`bench/out/bench_dbt.jsonl`.
+`bench/out/bench_dbt.jsonl`, with the 1-minute load average around each timed run (the machine
+may be shared).
+
+`--reuse` keeps the raw load (before any dbt run) as a snapshot -- a DuckDB file under `--raw-dir`,
+a Postgres database `gf_bench_raw_<N>` -- and later runs start from a copy of it instead of loading
+again (the 1M load takes ~15 min). The conversations are generated once for all targets that need a
+load. `--drop-raw` removes the snapshots afterwards.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import tempfile
 import time
@@ -35,6 +44,8 @@ from genesys_finance.simulator.generator import ConversationGenerator  # noqa: E
 SEED = 11
 START = date(2024, 1, 1)
 FLAT_MODELS = "stg_genesys__conversations+"
+FIRST_EXTRACT = datetime(2025, 1, 1, tzinfo=UTC)
+HMAC_KEY = b"bench-key-not-a-secret"
 
 
 def _days(per_day: int, total: int) -> int:
@@ -55,89 +66,181 @@ def _batches(
         yield first + timedelta(days=days - 1), pending
 
 
-def _load(
-    settings: Settings,
-    gen: ConversationGenerator,
-    first: date,
-    days: int,
-    limit: int,
-    extracted_at: datetime,
-) -> int:
-    loaded = 0
-    for _, batch in _batches(gen, first, days, 20_000):
-        batch = batch[: max(0, limit - loaded)]
-        if not batch:
-            break
-        loaded += raw_loader.load_conversations(settings, batch, extracted_at=extracted_at)
-        print(f"  loaded {loaded:,}", end="\r", flush=True)
-    print()
-    return loaded
-
-
-def _settings(target: str, workdir: Path) -> tuple[Settings, str | None]:
-    if target == "duckdb":
-        return Settings(
-            target="duckdb",
-            duckdb_path=workdir / "bench.duckdb",
-            hmac_key=b"bench-key-not-a-secret",
-        ), None
-    import psycopg2
-
-    name = f"gf_bench_{uuid.uuid4().hex[:8]}"
-    admin = PostgresSettings.from_env(dict(__import__("os").environ))
-    conn = psycopg2.connect(admin.dsn())
-    conn.autocommit = True
-    conn.cursor().execute(f'create database "{name}"')
-    conn.close()
-    pg = PostgresSettings(
-        host=admin.host, port=admin.port, user=admin.user, password=admin.password, database=name
-    )
-    return Settings(target="postgres", postgres=pg, hmac_key=b"bench-key-not-a-secret"), name
-
-
-def _drop_pg(name: str) -> None:
-    import os
-
+def _admin_conn() -> Any:
     import psycopg2
 
     conn = psycopg2.connect(PostgresSettings.from_env(dict(os.environ)).dsn())
     conn.autocommit = True
+    return conn
+
+
+def _pg_settings(name: str) -> Settings:
+    admin = PostgresSettings.from_env(dict(os.environ))
+    pg = PostgresSettings(
+        host=admin.host, port=admin.port, user=admin.user, password=admin.password, database=name
+    )
+    return Settings(target="postgres", postgres=pg, hmac_key=HMAC_KEY)
+
+
+def _duckdb_settings(path: Path) -> Settings:
+    return Settings(target="duckdb", duckdb_path=path, hmac_key=HMAC_KEY)
+
+
+def _pg_exists(name: str) -> bool:
+    conn = _admin_conn()
+    cur = conn.cursor()
+    cur.execute("select 1 from pg_database where datname = %s", (name,))
+    found = cur.fetchone() is not None
+    conn.close()
+    return found
+
+
+def _create_pg(name: str, template: str | None = None) -> None:
+    conn = _admin_conn()
+    suffix = f' template "{template}"' if template else ""
+    conn.cursor().execute(f'create database "{name}"{suffix}')
+    conn.close()
+
+
+def _drop_pg(name: str) -> None:
+    conn = _admin_conn()
     conn.cursor().execute(f'drop database if exists "{name}" with (force)')
     conn.close()
 
 
-def bench_target(target: str, conversations: int, per_day: int, keep: bool) -> dict[str, Any]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"bench_dbt_{target}_"))
-    settings, pg_name = _settings(target, workdir)
-    gen = ConversationGenerator(
+class RawSnapshot:
+    """Where a target's raw load (before any dbt run) lives, and how to copy it for one run."""
+
+    def __init__(self, target: str, conversations: int, raw_dir: Path) -> None:
+        self.target = target
+        self.conversations = conversations
+        self.path = raw_dir / f"raw_{conversations}.duckdb"
+        self.pg_name = f"gf_bench_raw_{conversations}"
+
+    def exists(self) -> bool:
+        if self.target == "duckdb":
+            return self.path.exists()
+        return _pg_exists(self.pg_name)
+
+    def create(self) -> Settings:
+        if self.target == "duckdb":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.unlink(missing_ok=True)
+            return _duckdb_settings(self.path)
+        _drop_pg(self.pg_name)
+        _create_pg(self.pg_name)
+        return _pg_settings(self.pg_name)
+
+    def copy(self, workdir: Path) -> tuple[Settings, str | None]:
+        if self.target == "duckdb":
+            path = workdir / "bench.duckdb"
+            shutil.copyfile(self.path, path)
+            return _duckdb_settings(path), None
+        name = f"gf_bench_{uuid.uuid4().hex[:8]}"
+        _create_pg(name, template=self.pg_name)
+        return _pg_settings(name), name
+
+    def drop(self) -> None:
+        if self.target == "duckdb":
+            self.path.unlink(missing_ok=True)
+        else:
+            _drop_pg(self.pg_name)
+
+
+def _fresh(target: str, workdir: Path) -> tuple[Settings, str | None]:
+    if target == "duckdb":
+        return _duckdb_settings(workdir / "bench.duckdb"), None
+    name = f"gf_bench_{uuid.uuid4().hex[:8]}"
+    _create_pg(name)
+    return _pg_settings(name), name
+
+
+def _generator(per_day: int) -> ConversationGenerator:
+    return ConversationGenerator(
         SEED, START, START + timedelta(days=3660), per_day, now=datetime(2035, 1, 1, tzinfo=UTC)
     )
+
+
+def _load_all(targets: list[Settings], conversations: int, per_day: int) -> float:
+    """Generate N conversations once and land them in every target; seconds taken."""
+    t0 = time.monotonic()
+    gen = _generator(per_day)
     days = _days(per_day, conversations) + 1
+    loaded = 0
+    for _, batch in _batches(gen, START, days, 20_000):
+        batch = batch[: max(0, conversations - loaded)]
+        if not batch:
+            break
+        masked = raw_loader.mask_conversations(targets[0], batch)  # same key for every target
+        for settings in targets:
+            n = raw_loader.load_conversations(
+                settings, masked, extracted_at=FIRST_EXTRACT, mask=False
+            )
+        loaded += n
+        print(f"  loaded {loaded:,}", end="\r", flush=True)
+    print()
+    return time.monotonic() - t0
+
+
+def _load1() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _timed_dbt(
+    settings: Settings, args: list[str], tp: Path, result: dict[str, Any], key: str
+) -> float:
+    before = _load1()
+    run = run_dbt(settings, args, target_path=tp)
+    result[f"{key}_s"] = round(run.seconds, 1)
+    result[f"{key}_loadavg"] = [before, _load1()]
+    return run.seconds
+
+
+def bench_target(
+    target: str,
+    conversations: int,
+    per_day: int,
+    keep: bool,
+    snapshot: RawSnapshot | None = None,
+    load_s: float | None = None,
+) -> dict[str, Any]:
+    workdir = Path(tempfile.mkdtemp(prefix=f"bench_dbt_{target}_"))
     result: dict[str, Any] = {"target": target, "conversations": conversations}
+    if snapshot is not None:
+        settings, pg_name = snapshot.copy(workdir)
+        result["raw_snapshot"] = str(snapshot.path if target == "duckdb" else snapshot.pg_name)
+    else:
+        settings, pg_name = _fresh(target, workdir)
+        load_s = _load_all([settings], conversations, per_day)
+    gen = _generator(per_day)
+    days = _days(per_day, conversations) + 1
+    result["loaded"] = raw_loader.fetch(settings, "select count(*) from genesys_raw.conversations")[
+        0
+    ][0]
+    result["load_s"] = None if load_s is None else round(load_s, 1)
+    result["cpus"] = os.cpu_count()
     try:
-        t0 = time.monotonic()
-        first = datetime(2025, 1, 1, tzinfo=UTC)
-        result["loaded"] = _load(settings, gen, START, days, conversations, first)
-        result["load_s"] = round(time.monotonic() - t0, 1)
         tp = workdir / "target"
         run_dbt(settings, ["parse"], target_path=tp)
-        full = run_dbt(settings, ["run", "--full-refresh"], target_path=tp)
-        result["full_run_s"] = round(full.seconds, 1)
-        build = run_dbt(settings, ["build"], target_path=tp)
-        result["build_tests_s"] = round(build.seconds, 1)  # incremental no-op + every test
+        full = _timed_dbt(settings, ["run", "--full-refresh"], tp, result, "full_run")
+        # incremental no-op + every test
+        _timed_dbt(settings, ["build"], tp, result, "build_tests")
         # one more day of data, extracted later
         extra_day = START + timedelta(days=days)
         extra = gen.conversations_for_day(extra_day)
-        raw_loader.load_conversations(settings, extra, extracted_at=first + timedelta(days=1))
+        raw_loader.load_conversations(
+            settings, extra, extracted_at=FIRST_EXTRACT + timedelta(days=1)
+        )
         result["incremental_conversations"] = len(extra)
-        inc = run_dbt(settings, ["run"], target_path=tp)
-        result["incremental_run_s"] = round(inc.seconds, 1)
+        inc = _timed_dbt(settings, ["run"], tp, result, "incremental_run")
         noop = run_dbt(settings, ["parse"], target_path=tp)
         result["dbt_startup_s"] = round(noop.seconds, 1)
-        result["incremental_pct_of_full"] = round(100 * inc.seconds / full.seconds, 1)
+        result["incremental_pct_of_full"] = round(100 * inc / full, 1)
     finally:
         if pg_name and not keep:
             _drop_pg(pg_name)
+        if not keep:
+            shutil.rmtree(workdir, ignore_errors=True)
     return result
 
 
@@ -148,18 +251,43 @@ def main(argv: list[str] | None = None) -> int:
         "--targets", nargs="+", default=["duckdb", "postgres"], choices=["duckdb", "postgres"]
     )
     parser.add_argument("--per-day", type=int, default=5_000)
-    parser.add_argument("--keep", action="store_true", help="keep the Postgres database")
+    parser.add_argument("--keep", action="store_true", help="keep the run's database and files")
+    parser.add_argument(
+        "--reuse", action="store_true", help="start from a kept raw load (made first if missing)"
+    )
+    parser.add_argument(
+        "--load-only", action="store_true", help="with --reuse: only make the raw loads"
+    )
+    parser.add_argument("--drop-raw", action="store_true", help="drop the raw snapshots at the end")
+    parser.add_argument(
+        "--raw-dir", type=Path, default=Path(tempfile.gettempdir()) / "gf_bench_raw"
+    )
     args = parser.parse_args(argv)
     out = ROOT / "bench" / "out"
     out.mkdir(parents=True, exist_ok=True)
     for n in args.conversations:
-        for target in args.targets:
-            print(f"== {target}: {n:,} conversations")
-            result = bench_target(target, n, args.per_day, args.keep)
-            result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
-            print(json.dumps(result, indent=2))
-            with (out / "bench_dbt.jsonl").open("a") as fh:
-                fh.write(json.dumps(result) + "\n")
+        snapshots: dict[str, RawSnapshot] = {}
+        load_s: float | None = None
+        if args.reuse or args.load_only:
+            snapshots = {t: RawSnapshot(t, n, args.raw_dir) for t in args.targets}
+            missing = [snap for snap in snapshots.values() if not snap.exists()]
+            if missing:
+                print(f"== loading {n:,} conversations into {[s.target for s in missing]}")
+                load_s = _load_all([snap.create() for snap in missing], n, args.per_day)
+                print(f"   {load_s:.0f} s")
+        if not args.load_only:
+            for target in args.targets:
+                print(f"== {target}: {n:,} conversations")
+                result = bench_target(
+                    target, n, args.per_day, args.keep, snapshots.get(target), load_s
+                )
+                result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                print(json.dumps(result, indent=2))
+                with (out / "bench_dbt.jsonl").open("a") as fh:
+                    fh.write(json.dumps(result) + "\n")
+        if args.drop_raw:
+            for snap in snapshots.values():
+                snap.drop()
     return 0
 
 

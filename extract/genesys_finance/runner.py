@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import queue
 import threading
 import time
@@ -43,8 +42,8 @@ from genesys_finance.settings import Settings
 
 log = logging.getLogger("genesys_finance.extract")
 
-QUEUE_PAGES = int(os.environ.get("GF_QUEUE_PAGES", "4"))  # pages in flight between the workers and the loader
-DUCKDB_MEMORY_LIMIT = os.environ.get("GF_DUCKDB_MEM", "256MB")
+QUEUE_PAGES = 4  # pages in flight between the workers and the loader
+DUCKDB_MEMORY_LIMIT = "256MB"
 GC_GEN0_THRESHOLD = 100_000
 """A results page decodes into ~300k dicts and lists (all acyclic, freed by reference counting);
 at Python's default threshold (700) the cyclic collector ran hundreds of times per page and

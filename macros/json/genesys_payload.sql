@@ -5,17 +5,57 @@
       field and level made DuckDB ~10x slower. Fields missing from a payload are NULL, fields missing
       from the shape are ignored, so unknown fields pass through harmlessly; leaves are read as text
       and cast by the macros (an odd value becomes NULL, never an error).
-    A field a model reads must be listed in `genesys_payload_shape` (the DuckDB build fails otherwise). -#}
-{% macro genesys_payload(expr) -%}
-    {{ return(adapter.dispatch('genesys_payload', 'genesys_finance')(expr)) }}
+    `paths` (optional) keeps only those parts of the shape: each is a key or a list of keys from the
+    top, e.g. ['participants', 'sessions', 'segments'] (the whole segment struct) or
+    ['participants', 'participantId']; building the struct is most of the parse cost, so a model
+    asks only for what it reads (the segments model then skips metrics, flows, ...). Postgres
+    ignores it.
+    A field a model reads must be listed in `genesys_payload_shape` and kept by `paths` (the DuckDB
+    build fails otherwise). -#}
+{% macro genesys_payload(expr, paths=none) -%}
+    {{ return(adapter.dispatch('genesys_payload', 'genesys_finance')(expr, paths)) }}
 {%- endmacro %}
 
-{% macro postgres__genesys_payload(expr) -%}
+{% macro postgres__genesys_payload(expr, paths=none) -%}
     cast({{ expr }} as jsonb)
 {%- endmacro %}
 
-{% macro duckdb__genesys_payload(expr) -%}
-    from_json(cast({{ expr }} as json), '{{ tojson(genesys_finance.genesys_payload_shape()) }}')
+{% macro duckdb__genesys_payload(expr, paths=none) -%}
+    {%- set shape = genesys_finance.genesys_payload_shape() -%}
+    {%- if paths is not none -%}
+        {%- set shape = genesys_finance.genesys_payload_shape_pruned(shape, paths) -%}
+    {%- endif -%}
+    from_json(cast({{ expr }} as json), '{{ tojson(shape) }}')
+{%- endmacro %}
+
+
+{#- The part of `shape` on `paths` (see `genesys_payload`): a path's last key keeps its whole
+    subtree; a list on the way keeps the list with only the kept fields of its elements. -#}
+{% macro genesys_payload_shape_pruned(shape, paths) -%}
+    {%- set pruned = {} -%}
+    {%- for path in paths -%}
+        {%- if path is string -%}{%- set path = [path] -%}{%- endif -%}
+        {%- set state = {'node': shape, 'out': pruned} -%}
+        {%- for key in path -%}
+            {%- set node = state.node -%}
+            {%- if node is not mapping or key not in node -%}
+                {{ exceptions.raise_compiler_error(
+                    "genesys_payload: '" ~ (path | join('.')) ~ "' is not in genesys_payload_shape") }}
+            {%- endif -%}
+            {%- set value = node[key] -%}
+            {%- if loop.last -%}
+                {%- do state.out.update({key: value}) -%}
+            {%- elif value is mapping -%}
+                {%- if key not in state.out -%}{%- do state.out.update({key: {}}) -%}{%- endif -%}
+                {%- do state.update({'node': value, 'out': state.out[key]}) -%}
+            {%- else -%}
+                {#- a list of structs -#}
+                {%- if key not in state.out -%}{%- do state.out.update({key: [{}]}) -%}{%- endif -%}
+                {%- do state.update({'node': value[0], 'out': state.out[key][0]}) -%}
+            {%- endif -%}
+        {%- endfor -%}
+    {%- endfor -%}
+    {{ return(pruned) }}
 {%- endmacro %}
 
 

@@ -3,6 +3,8 @@
         materialized='incremental',
         incremental_strategy='replace_conversations',
         on_schema_change='fail',
+        pre_hook="{{ flatten_pre_hook() }}",
+        post_hook="{{ flatten_post_hook() }}",
     )
 }}
 

@@ -4,6 +4,8 @@
         incremental_strategy='delete+insert',
         unique_key='conversation_id',
         on_schema_change='fail',
+        pre_hook="{{ flatten_pre_hook() }}",
+        post_hook="{{ flatten_post_hook() }}",
     )
 }}
 
@@ -22,7 +24,11 @@ payload as (
         extracted_at,
         job_id,
         _dlt_load_id,
-        {{ genesys_payload('payload') }} as payload
+        {{ genesys_payload('payload', [
+            'divisionIds', 'externalTag', 'originatingDirection', 'conversationInitiator',
+            'selfServed', 'mediaStatsMinConversationMos', 'mediaStatsMinConversationRFactor',
+            ['participants', 'participantId'],
+        ]) }} as payload
     from source
 ),
 

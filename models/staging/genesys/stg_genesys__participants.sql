@@ -3,6 +3,8 @@
         materialized='incremental',
         incremental_strategy='replace_conversations',
         on_schema_change='fail',
+        pre_hook="{{ flatten_pre_hook() }}",
+        post_hook="{{ flatten_post_hook() }}",
     )
 }}
 
@@ -19,7 +21,12 @@ conversations as (
     select
         conversation_id,
         extracted_at,
-        {{ genesys_payload('payload') }} as payload
+        {{ genesys_payload('payload', [
+            ['participants', 'participantId'], ['participants', 'userId'],
+            ['participants', 'teamId'], ['participants', 'purpose'],
+            ['participants', 'participantName'], ['participants', 'flaggedReason'],
+            ['participants', 'screenRecording'], ['participants', 'sessions', 'sessionId'],
+        ]) }} as payload
     from source
 ),
 

@@ -3,6 +3,8 @@
         materialized='incremental',
         incremental_strategy='replace_conversations',
         on_schema_change='fail',
+        pre_hook="{{ flatten_pre_hook() }}",
+        post_hook="{{ flatten_post_hook() }}",
     )
 }}
 
@@ -19,7 +21,11 @@ conversations as (
     select
         conversation_id,
         extracted_at,
-        {{ genesys_payload('payload') }} as payload
+        {{ genesys_payload('payload', [
+            ['participants', 'participantId'],
+            ['participants', 'sessions', 'sessionId'],
+            ['participants', 'sessions', 'metrics'],
+        ]) }} as payload
     from source
 ),
 

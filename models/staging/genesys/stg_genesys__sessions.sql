@@ -3,10 +3,24 @@
         materialized='incremental',
         incremental_strategy='replace_conversations',
         on_schema_change='fail',
+        pre_hook="{{ flatten_pre_hook() }}",
+        post_hook="{{ flatten_post_hook() }}",
     )
 }}
 
 -- depends_on: {{ ref('stg_genesys__conversations') }}
+
+{#- the payload parts read below; segments and metrics only for their counts -#}
+{%- set payload_paths = [['participants', 'participantId'], ['participants', 'purpose']] %}
+{%- for name in [
+    'sessionId', 'peerId', 'protocolCallId', 'edgeId', 'mediaBridgeId', 'selectedAgentId',
+    'outboundCampaignId', 'scriptId', 'mediaType', 'direction', 'messageType', 'provider',
+    'usedRouting', 'flowInType', 'flowOutType', 'recording', 'acwSkipped', 'ani', 'aniPrefix',
+    'dnis', 'dnisPrefix', 'sessionDnis', 'sessionDnisPrefix', 'remote', 'flow'] %}
+    {%- do payload_paths.append(['participants', 'sessions', name]) %}
+{%- endfor %}
+{%- do payload_paths.append(['participants', 'sessions', 'segments', 'segmentType']) %}
+{%- do payload_paths.append(['participants', 'sessions', 'metrics', 'name']) %}
 
 with
 
@@ -19,7 +33,7 @@ conversations as (
     select
         conversation_id,
         extracted_at,
-        {{ genesys_payload('payload') }} as payload
+        {{ genesys_payload('payload', payload_paths) }} as payload
     from source
 ),
 
