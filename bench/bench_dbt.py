@@ -203,6 +203,7 @@ def bench_target(
     keep: bool,
     snapshot: RawSnapshot | None = None,
     load_s: float | None = None,
+    tests: bool = True,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench_dbt_{target}_"))
     result: dict[str, Any] = {"target": target, "conversations": conversations}
@@ -223,8 +224,8 @@ def bench_target(
         tp = workdir / "target"
         run_dbt(settings, ["parse"], target_path=tp)
         full = _timed_dbt(settings, ["run", "--full-refresh"], tp, result, "full_run")
-        # incremental no-op + every test
-        _timed_dbt(settings, ["build"], tp, result, "build_tests")
+        if tests:  # incremental no-op + every test
+            _timed_dbt(settings, ["build"], tp, result, "build_tests")
         # one more day of data, extracted later
         extra_day = START + timedelta(days=days)
         extra = gen.conversations_for_day(extra_day)
@@ -258,13 +259,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--load-only", action="store_true", help="with --reuse: only make the raw loads"
     )
+    parser.add_argument(
+        "--skip-tests", action="store_true", help="skip the `dbt build` (tests) step"
+    )
     parser.add_argument("--drop-raw", action="store_true", help="drop the raw snapshots at the end")
     parser.add_argument(
         "--raw-dir", type=Path, default=Path(tempfile.gettempdir()) / "gf_bench_raw"
     )
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "bench_dbt.jsonl")
     args = parser.parse_args(argv)
-    out = ROOT / "bench" / "out"
-    out.mkdir(parents=True, exist_ok=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     for n in args.conversations:
         snapshots: dict[str, RawSnapshot] = {}
         load_s: float | None = None
@@ -279,11 +283,17 @@ def main(argv: list[str] | None = None) -> int:
             for target in args.targets:
                 print(f"== {target}: {n:,} conversations")
                 result = bench_target(
-                    target, n, args.per_day, args.keep, snapshots.get(target), load_s
+                    target,
+                    n,
+                    args.per_day,
+                    args.keep,
+                    snapshots.get(target),
+                    load_s,
+                    tests=not args.skip_tests,
                 )
                 result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
                 print(json.dumps(result, indent=2))
-                with (out / "bench_dbt.jsonl").open("a") as fh:
+                with args.out.open("a") as fh:
                     fh.write(json.dumps(result) + "\n")
         if args.drop_raw:
             for snap in snapshots.values():

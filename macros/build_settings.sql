@@ -26,3 +26,15 @@
 {% macro postgres__flatten_post_hook() -%}
     analyze {{ this }}
 {%- endmacro %}
+
+
+{#- Indexes of the flattened tables: on Postgres, `conversation_id`, so the incremental delete of a
+    batch's conversations (`replace_conversations`, `delete+insert`) probes an index instead of
+    scanning the whole table. DuckDB: none (its delete scans columnar data fast; an index would slow
+    every insert). -#}
+{% macro flatten_indexes() -%}
+    {%- if target.type == 'postgres' -%}
+        {{ return([{'columns': ['conversation_id']}]) }}
+    {%- endif -%}
+    {{ return([]) }}
+{%- endmacro %}

@@ -58,3 +58,59 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+
+{#- `select conversation_id, session_id, <one column per known metric name: the sum of its values>,
+    unknown_metric_count from <relation> group by ...`: the pivot of `int_session_metrics_pivoted`. -#}
+{% macro pivot_session_metric_sums(relation) -%}
+    {{ return(adapter.dispatch('pivot_session_metric_sums', 'genesys_finance')(relation)) }}
+{%- endmacro %}
+
+{#- One aggregation pass, one filtered sum per metric name. -#}
+{% macro default__pivot_session_metric_sums(relation) -%}
+    select
+        conversation_id,
+        session_id,
+        {%- for metric_name in genesys_finance.genesys_known_metric_names() %}
+            cast(sum(metric_value) filter (where metric_name = '{{ metric_name }}') as bigint)
+                as {{ genesys_finance.genesys_metric_column(metric_name) }},
+        {%- endfor %}
+        cast(count(distinct case
+            when not {{ genesys_finance.is_known_genesys_metric('metric_name') }} then metric_name
+        end) as bigint) as unknown_metric_count
+    from {{ relation }}
+    group by 1, 2
+{%- endmacro %}
+
+{#- DuckDB: ~80 filtered aggregates per row made this the slowest step of the build (a hash aggregate
+    updates every one of them for every metric row). Instead: one sum per (session, metric name),
+    then one MAP per session, read once per column; same values (a name's sum, NULL when absent). -#}
+{% macro duckdb__pivot_session_metric_sums(relation) -%}
+    select
+        conversation_id,
+        session_id,
+        {%- for metric_name in genesys_finance.genesys_known_metric_names() %}
+            cast(totals['{{ metric_name }}'] as bigint) as {{ genesys_finance.genesys_metric_column(metric_name) }},
+        {%- endfor %}
+        unknown_metric_count
+    from (
+        select
+            conversation_id,
+            session_id,
+            map_from_entries(
+                list(struct_pack(k := metric_name, v := total)) filter (where is_known)
+            ) as totals,
+            cast(count(*) filter (where not is_known) as bigint) as unknown_metric_count
+        from (
+            select
+                conversation_id,
+                session_id,
+                metric_name,
+                sum(metric_value) as total,
+                {{ genesys_finance.is_known_genesys_metric('metric_name') }} as is_known
+            from {{ relation }}
+            group by conversation_id, session_id, metric_name
+        ) as metric_totals
+        group by conversation_id, session_id
+    ) as session_totals
+{%- endmacro %}

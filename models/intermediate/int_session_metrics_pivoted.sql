@@ -5,6 +5,7 @@
         on_schema_change='fail',
         pre_hook="{{ flatten_pre_hook() }}",
         post_hook="{{ flatten_post_hook() }}",
+        indexes=flatten_indexes(),
     )
 }}
 
@@ -26,18 +27,7 @@ session_metrics as (
 
 -- a metric a session emits more than once (tTalk per talk stretch) is summed
 pivoted as (
-    select
-        conversation_id,
-        session_id,
-        {%- for metric_name in genesys_known_metric_names() %}
-            cast(sum(metric_value) filter (where metric_name = '{{ metric_name }}') as bigint)
-                as {{ genesys_metric_column(metric_name) }},
-        {%- endfor %}
-        cast(count(distinct case
-            when not {{ is_known_genesys_metric('metric_name') }} then metric_name
-        end) as bigint) as unknown_metric_count
-    from session_metrics
-    group by 1, 2
+    {{ pivot_session_metric_sums('session_metrics') }}
 ),
 
 joined as (

@@ -5,6 +5,7 @@
         on_schema_change='fail',
         pre_hook="{{ flatten_pre_hook() }}",
         post_hook="{{ flatten_post_hook() }}",
+        indexes=flatten_indexes(),
     )
 }}
 

@@ -33,6 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--full-refresh", action="store_true", help="rebuild incremental models from scratch"
     )
+    parser.add_argument(
+        "--dbt-target-path", type=Path, help="dbt target directory (default: <project>/target)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -51,6 +54,8 @@ def run(args: argparse.Namespace) -> int:
             return status
     settings = Settings.from_env().with_target(args.target)
     build_args = ["build", *(["--full-refresh"] if args.full_refresh else [])]
-    result = run_dbt(settings, build_args, check=False, stream=True)
+    result = run_dbt(
+        settings, build_args, target_path=args.dbt_target_path, check=False, stream=True
+    )
     print(f"dbt build {'passed' if result.ok else 'FAILED'} in {result.seconds:.0f} s")
     return 0 if result.ok else 1

@@ -6,6 +6,7 @@
         on_schema_change='fail',
         pre_hook="{{ flatten_pre_hook() }}",
         post_hook="{{ flatten_post_hook() }}",
+        indexes=flatten_indexes(),
     )
 }}
 
@@ -30,6 +31,7 @@ payload as (
             ['participants', 'participantId'],
         ]) }} as payload
     from source
+    {{ genesys_payload_fence() }}
 ),
 
 renamed as (

@@ -5,6 +5,7 @@
         on_schema_change='fail',
         pre_hook="{{ flatten_pre_hook() }}",
         post_hook="{{ flatten_post_hook() }}",
+        indexes=flatten_indexes(),
     )
 }}
 
@@ -35,6 +36,7 @@ conversations as (
         extracted_at,
         {{ genesys_payload('payload', payload_paths) }} as payload
     from source
+    {{ genesys_payload_fence() }}
 ),
 
 participants as (
