@@ -46,6 +46,7 @@ START = date(2024, 1, 1)
 FLAT_MODELS = "stg_genesys__conversations+"
 FIRST_EXTRACT = datetime(2025, 1, 1, tzinfo=UTC)
 HMAC_KEY = b"bench-key-not-a-secret"
+PROJECT_DIR = ROOT  # --project-dir: e.g. an export of an older commit, to compare
 
 
 def _days(per_day: int, total: int) -> int:
@@ -190,7 +191,7 @@ def _timed_dbt(
     settings: Settings, args: list[str], tp: Path, result: dict[str, Any], key: str
 ) -> float:
     before = _load1()
-    run = run_dbt(settings, args, target_path=tp)
+    run = run_dbt(settings, args, target_path=tp, project_dir=PROJECT_DIR)
     result[f"{key}_s"] = round(run.seconds, 1)
     result[f"{key}_loadavg"] = [before, _load1()]
     return run.seconds
@@ -220,9 +221,11 @@ def bench_target(
     ][0]
     result["load_s"] = None if load_s is None else round(load_s, 1)
     result["cpus"] = os.cpu_count()
+    if PROJECT_DIR != ROOT:
+        result["project_dir"] = str(PROJECT_DIR)
     try:
         tp = workdir / "target"
-        run_dbt(settings, ["parse"], target_path=tp)
+        run_dbt(settings, ["parse"], target_path=tp, project_dir=PROJECT_DIR)
         full = _timed_dbt(settings, ["run", "--full-refresh"], tp, result, "full_run")
         if tests:  # incremental no-op + every test
             _timed_dbt(settings, ["build"], tp, result, "build_tests")
@@ -234,7 +237,7 @@ def bench_target(
         )
         result["incremental_conversations"] = len(extra)
         inc = _timed_dbt(settings, ["run"], tp, result, "incremental_run")
-        noop = run_dbt(settings, ["parse"], target_path=tp)
+        noop = run_dbt(settings, ["parse"], target_path=tp, project_dir=PROJECT_DIR)
         result["dbt_startup_s"] = round(noop.seconds, 1)
         result["incremental_pct_of_full"] = round(100 * inc / full, 1)
     finally:
@@ -267,7 +270,10 @@ def main(argv: list[str] | None = None) -> int:
         "--raw-dir", type=Path, default=Path(tempfile.gettempdir()) / "gf_bench_raw"
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "bench_dbt.jsonl")
+    parser.add_argument("--project-dir", type=Path, default=ROOT, help="dbt project to run")
     args = parser.parse_args(argv)
+    global PROJECT_DIR
+    PROJECT_DIR = args.project_dir.resolve()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for n in args.conversations:
         snapshots: dict[str, RawSnapshot] = {}

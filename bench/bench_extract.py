@@ -189,7 +189,7 @@ def run_extractor_noload(args: argparse.Namespace) -> dict[str, Any]:
         for _ in tables:
             pass
 
-    pipeline.RawLoader.load_conversations = sink
+    setattr(pipeline.RawLoader, "load_conversations", sink)  # noqa: B010
     return run_extractor(args, "duckdb")
 
 

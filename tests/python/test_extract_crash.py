@@ -11,6 +11,7 @@ from collections import defaultdict
 
 from genesys_finance.runner import ExtractOptions, run_extract
 from genesys_finance.settings import Settings
+from genesys_finance.simulator.server import SimulatorHandle
 from sim_fixtures import StartSimulator, request_log
 from test_extract_support import (
     YEAR_END,
@@ -50,6 +51,25 @@ def start_cli(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
+def submission_count(sim: SimulatorHandle) -> int:
+    return sum(len(ids) for ids in submissions_by_interval(request_log(sim)).values())
+
+
+def wait_for_submission(
+    sim: SimulatorHandle, process: subprocess.Popen[bytes], before: int, timeout_s: float = 120
+) -> None:
+    """Block until the CLI submitted a job (or exited, e.g. when it had nothing left to submit)."""
+    deadline = time.monotonic() + timeout_s
+    while submission_count(sim) == before and process.poll() is None:
+        assert time.monotonic() < deadline, "the CLI submitted no job within the timeout"
+        time.sleep(0.05)
+
+
+def run_completed(settings: Settings) -> bool:
+    rows = ledger_rows(settings)
+    return bool(rows) and all(row["run_completed_at"] is not None for row in rows)
+
+
 def test_kill_9_then_resume_is_exact(simulator: StartSimulator, warehouse: Settings) -> None:
     sim = simulator(**{**YEAR_SIM, "job_delay_s": 0.4})
     settings = Settings(
@@ -59,9 +79,12 @@ def test_kill_9_then_resume_is_exact(simulator: StartSimulator, warehouse: Setti
     kills = 0
     finished = False
     for _ in range(KILL_TRIALS):
+        submitted_before = submission_count(sim)
         process = start_cli(settings)
-        # The CLI spends ~2-3 s importing; then submits, polls, pages and loads for a few seconds.
-        time.sleep(rng.uniform(2.5, 6.0))
+        # Import time varies with machine load, so the random kill point is counted from this
+        # run's first job submission, not from the process start: every kill tests a resume.
+        wait_for_submission(sim, process, submitted_before)
+        time.sleep(rng.uniform(0.0, 3.0))
         if process.poll() is None:
             os.kill(process.pid, signal.SIGKILL)
             kills += 1
@@ -69,7 +92,9 @@ def test_kill_9_then_resume_is_exact(simulator: StartSimulator, warehouse: Setti
         assert process.stderr is not None
         stderr = process.stderr.read().decode()
         assert "Traceback" not in stderr, stderr[-2000:]
-        if process.returncode == 0:  # a resumed run got to the end before its kill
+        # A resumed run got to the end before its kill (or was killed while exiting, after it
+        # had marked its run complete): nothing is left to resume.
+        if process.returncode == 0 or run_completed(settings):
             finished = True
             break
     assert kills >= 1, "every run finished before the kill: raise the data size"

@@ -21,8 +21,10 @@ from test_extract_support import (
 
 FAULTS = {
     "token_lifetime_s": 2,
-    "job_failure_rate": 0.25,
-    "job_expiry_s": 2.0,
+    # Rates chosen so that failures and expiries surely happen, yet 12 attempts of one interval
+    # never all fail: a loaded machine slows downloads and so makes expiry more frequent.
+    "job_failure_rate": 0.35,
+    "job_expiry_s": 3.0,
     "random_429_rate": 0.04,
     "random_retry_after_s": 1,
     "random_5xx_rate": 0.05,
@@ -45,7 +47,8 @@ def test_faults_still_exact(simulator: StartSimulator, warehouse: Settings) -> N
         requests_per_minute=3000,
         quiet=True,
         page_size=200,  # several pages per job, so results can expire mid-download
-        max_attempts=8,
+        max_attempts=12,
+        poll_max_s=0.5,
         skip_dimensions=True,
         retry=RetryPolicy(max_attempts=8, backoff_initial_s=0.05, backoff_max_s=0.5),
     )
