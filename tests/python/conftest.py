@@ -15,6 +15,8 @@ import pytest
 from genesys_finance.settings import PostgresSettings, Settings
 
 HMAC_TEST_KEY = "test-hmac-key-not-a-secret"
+# Copies of shared/reference/example-*.json (synthetic), so tests need nothing outside the repo.
+REFERENCE_DIR = Path(__file__).parent / "fixtures" / "reference"
 
 # Fixture modules owned by each area (one file each, so areas do not edit each other's fixtures).
 pytest_plugins = ["sim_fixtures"]

@@ -15,26 +15,19 @@ from typing import Any
 import pytest
 
 import raw_loader
-from conftest import HMAC_TEST_KEY, _admin_connect, _admin_pg, make_settings
+from conftest import HMAC_TEST_KEY, REFERENCE_DIR, _admin_connect, _admin_pg, make_settings
 from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.settings import PostgresSettings, Settings
-
-REFERENCE = Path("/work/shared/reference")
-EXAMPLE_DIR = Path(__file__).parent / "fixtures"
 
 
 def _reference_conversations() -> list[dict[str, Any]]:
     """The reference example, plus a four-participant variant with the IVR participant inserted."""
-    found = [p for p in (REFERENCE, EXAMPLE_DIR) if (p / "example-conversation.json").exists()]
-    if not found:
-        return []
-    text = (found[0] / "example-conversation.json").read_text()
+    text = (REFERENCE_DIR / "example-conversation.json").read_text()
     example = json.loads(text)
     with_ivr = json.loads(text.replace("-000000000", "-100000000").replace("7c0d5f0e", "7c0d5f0f"))
-    ivr_path = found[0] / "example-ivr-participant.json"
-    if ivr_path.exists():
-        ivr = json.loads(ivr_path.read_text().replace("-000000000", "-100000000"))
-        with_ivr["participants"].insert(1, ivr)
+    ivr_text = (REFERENCE_DIR / "example-ivr-participant.json").read_text()
+    ivr = json.loads(ivr_text.replace("-000000000", "-100000000"))
+    with_ivr["participants"].insert(1, ivr)
     return [example, with_ivr]
 
 
@@ -43,10 +36,7 @@ CLEAR_CALL_ID = "ca110000-0000-4000-8000-200000000001"
 
 def _clear_conversation() -> dict[str, Any] | None:
     """The reference example with fresh ids, left unmasked (clear numbers, names, Call-IDs)."""
-    found = [p for p in (REFERENCE, EXAMPLE_DIR) if (p / "example-conversation.json").exists()]
-    if not found:
-        return None
-    text = (found[0] / "example-conversation.json").read_text()
+    text = (REFERENCE_DIR / "example-conversation.json").read_text()
     return dict(
         json.loads(text.replace("-000000000", "-200000000").replace("7c0d5f0e", "7c0d5f10"))
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import HMAC_TEST_KEY
+from conftest import HMAC_TEST_KEY, REFERENCE_DIR
 from genesys_finance import cli
 from genesys_finance.cdrs import (
     CdrFileError,
@@ -279,13 +279,7 @@ def test_voice_file_as_generic_gets_a_hint() -> None:
 
 def test_call_ids_join_the_masked_payload(warehouse: Settings) -> None:
     _load(warehouse, MARCH)
-    conversation = (
-        json.loads(Path("/work/shared/reference/example-conversation.json").read_text())
-        if Path("/work/shared/reference").exists()
-        else None
-    )
-    if conversation is None:
-        pytest.skip("example conversation not available")
+    conversation = json.loads((REFERENCE_DIR / "example-conversation.json").read_text())
     masked = _masker(warehouse).mask_conversation(conversation)
     call_id = masked["participants"][0]["sessions"][0]["protocolCallId"]
     assert _rows(

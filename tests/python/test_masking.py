@@ -12,13 +12,11 @@ from typing import Any
 
 import pytest
 
-from conftest import HMAC_TEST_KEY
+from conftest import HMAC_TEST_KEY, REFERENCE_DIR
 from genesys_finance.masking import POLICY_ENV, REDACTED, Masker, load_policy
 from genesys_finance.settings import ConfigError, Settings
 
-REFERENCE = Path("/work/shared/reference")
-if not REFERENCE.exists():  # the repo copy, when the shared folder is not mounted
-    REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference"
+REFERENCE = REFERENCE_DIR
 
 
 def _settings(key: str | None = HMAC_TEST_KEY) -> Settings:
