@@ -6,37 +6,24 @@ import argparse
 import logging
 import os
 import sys
-from datetime import date
+
+from genesys_finance.argtypes import iso_date, positive_int
 
 HELP = "extract conversation details (month-chunked jobs) and dimensions into genesys_raw"
 
 
-def _date(value: str) -> date:
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected YYYY-MM-DD, got {value!r}") from exc
-
-
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
-    return number
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--start", type=_date, help="first day (UTC), YYYY-MM-DD")
+    parser.add_argument("--start", type=iso_date, help="first day (UTC), YYYY-MM-DD")
     parser.add_argument(
         "--end",
-        type=_date,
+        type=iso_date,
         help="day after the last one (exclusive). Without dates: incremental from the ledger",
     )
     parser.add_argument(
         "--target", choices=("duckdb", "postgres"), help="override GENESYS_FINANCE_TARGET"
     )
     tuning = parser.add_argument_group("tuning")
-    tuning.add_argument("--max-parallel-jobs", type=_positive_int, default=4, metavar="N")
+    tuning.add_argument("--max-parallel-jobs", type=positive_int, default=4, metavar="N")
     tuning.add_argument(
         "--requests-per-minute",
         type=float,
@@ -53,14 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     tuning.add_argument(
         "--chunk-days",
-        type=_positive_int,
+        type=positive_int,
         metavar="DAYS",
         help="job interval length in days (at most 31; default: calendar months)",
     )
-    tuning.add_argument("--page-size", type=_positive_int, default=1000, metavar="N")
+    tuning.add_argument("--page-size", type=positive_int, default=1000, metavar="N")
     tuning.add_argument(
         "--max-attempts",
-        type=_positive_int,
+        type=positive_int,
         default=3,
         metavar="N",
         help="jobs per interval before giving up (failed/expired jobs are resubmitted)",
@@ -74,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     tuning.add_argument(
         "--commit-every",
-        type=_positive_int,
+        type=positive_int,
         default=10_000,
         metavar="N",
         help="conversations per warehouse commit at most (default 10000): a crash re-fetches "
@@ -82,7 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--initial-start",
-        type=_date,
+        type=iso_date,
         default=os.environ.get("GENESYS_FINANCE_INITIAL_START") or None,
         help="start of the first incremental run when the ledger is empty "
         "(default: GENESYS_FINANCE_INITIAL_START)",
@@ -105,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env().with_target(args.target)
     initial_start = args.initial_start
     if isinstance(initial_start, str):  # the env default is not passed through `type`
-        initial_start = _date(initial_start)
+        initial_start = iso_date(initial_start)
     options = ExtractOptions(
         max_parallel_jobs=args.max_parallel_jobs,
         requests_per_minute=args.requests_per_minute,

@@ -6,15 +6,13 @@ import argparse
 import os
 import signal
 import threading
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from genesys_finance.argtypes import iso_date
+
 HELP = "serve a simulated Genesys Cloud API (login + analytics) on a local port"
-
-
-def _date(text: str) -> date:
-    return date.fromisoformat(text)
 
 
 def _instant(text: str) -> datetime:
@@ -27,8 +25,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
     add("--port", type=int, default=8080, help="port; 0 picks a free one (default 8080)")
     add("--seed", type=int, default=7, help="data and fault seed (default 7)")
-    add("--start", type=_date, help="first simulated day (default: end - 30 days)")
-    add("--end", type=_date, help="day after the last simulated day (default: tomorrow)")
+    add("--start", type=iso_date, help="first simulated day (default: end - 30 days)")
+    add("--end", type=iso_date, help="day after the last simulated day (default: tomorrow)")
     add("--conversations-per-day", type=int, default=200, help="average volume (default 200)")
     add("--now", type=_instant, help="simulated time at startup (default: the wall clock)")
     add("--faults", default="none", help="fault profile: none, flaky, storm, chaos (default none)")
