@@ -9,7 +9,8 @@ For each target: land N simulator conversations (masked) in a fresh warehouse, t
 one more day of data and time an incremental `dbt run`. Targets: incremental <= 5% of full; a 1M
 full build <= 10 min on Postgres and <= 3 min on DuckDB. Results are printed and appended to
 `bench/out/bench_dbt.jsonl`, with the 1-minute load average around each timed run (the machine
-may be shared).
+may be shared), each model's seconds (`*_models_s`, from dbt's run_results.json) and the CPU time of
+the dbt process (`*_dbt_cpu_s`: on DuckDB all of the work, steadier than wall time under load).
 
 `--reuse` keeps the raw load (before any dbt run) as a snapshot -- a DuckDB file under `--raw-dir`,
 a Postgres database `gf_bench_raw_<N>` -- and later runs start from a copy of it instead of loading
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -183,6 +185,11 @@ def _load_all(targets: list[Settings], conversations: int, per_day: int) -> floa
     return time.monotonic() - t0
 
 
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _load1() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -191,10 +198,28 @@ def _timed_dbt(
     settings: Settings, args: list[str], tp: Path, result: dict[str, Any], key: str
 ) -> float:
     before = _load1()
+    cpu_before = _children_cpu()
     run = run_dbt(settings, args, target_path=tp, project_dir=PROJECT_DIR)
     result[f"{key}_s"] = round(run.seconds, 1)
+    # CPU of the dbt process (on DuckDB, all the work; on Postgres the server's work is not in it):
+    # steadier than wall time on a shared machine
+    result[f"{key}_dbt_cpu_s"] = round(_children_cpu() - cpu_before, 1)
     result[f"{key}_loadavg"] = [before, _load1()]
+    result[f"{key}_models_s"] = _model_seconds(tp)
     return run.seconds
+
+
+def _model_seconds(tp: Path) -> dict[str, float]:
+    """Seconds per model of the last dbt run (from its run_results.json)."""
+    path = tp / "run_results.json"
+    if not path.exists():
+        return {}
+    results = json.loads(path.read_text())["results"]
+    return {
+        r["unique_id"].split(".")[-1]: round(r["execution_time"], 2)
+        for r in results
+        if r["unique_id"].startswith("model.")
+    }
 
 
 def bench_target(

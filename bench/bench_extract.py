@@ -166,8 +166,15 @@ class _CsvStream:
 def run_copy(args: argparse.Namespace) -> dict[str, Any]:
     import psycopg2
 
+    from genesys_finance.warehouse import postgres_payload_options
+
     settings = settings_for("postgres", args.base_url, args.database, Path(args.workdir))
-    conn = psycopg2.connect(settings.postgres.dsn())
+    probe = psycopg2.connect(settings.postgres.dsn())
+    options = postgres_payload_options(probe)
+    probe.close()
+    # The same session options as the extractor's loads (lz4 TOAST compression where the
+    # server has it), so the ceiling is a bare COPY done as well as the extractor does it.
+    conn = psycopg2.connect(settings.postgres.dsn(), options=options)
     cur = conn.cursor()
     cur.execute(
         "create table conversations (conversation_id text primary key, "

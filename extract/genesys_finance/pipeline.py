@@ -10,16 +10,17 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 import pyarrow as pa
 from dlt.common.schema.typing import TColumnSchema
 
 from genesys_finance.settings import RAW_SCHEMA, Settings
+from genesys_finance.tempdirs import run_tempdir
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +130,11 @@ class RawLoader:
     process, and the job ledger writes through the same database instance.
     """
 
-    def __init__(self, settings: Settings, duckdb_conn: Any = None) -> None:
+    def __init__(
+        self, settings: Settings, duckdb_conn: Any = None, postgres_options: str = ""
+    ) -> None:
+        """`postgres_options`: libpq session options for dlt's connections (see
+        `warehouse.postgres_payload_options`)."""
         import dlt
 
         self.settings = settings
@@ -141,7 +146,7 @@ class RawLoader:
         # (measured), for files that live seconds on local disk.
         for section in ("DATA_WRITER", "NORMALIZE__DATA_WRITER"):
             os.environ.setdefault(f"{_ENV_SCOPE}__{section}__DISABLE_COMPRESSION", "true")
-        self._workdir = tempfile.mkdtemp(prefix="genesys-finance-dlt-")
+        self._workdir = str(run_tempdir("dlt"))
         if settings.target == "duckdb":
             if duckdb_conn is None:
                 raise ValueError("the DuckDB target needs the process's shared connection")
@@ -149,8 +154,9 @@ class RawLoader:
             self.file_format = "parquet"
         else:
             pg = settings.postgres
+            query = f"?options={quote(postgres_options)}" if postgres_options else ""
             destination = dlt.destinations.postgres(
-                f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}"
+                f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}{query}"
             )
             self.file_format = "csv"
         self.pipeline = dlt.pipeline(

@@ -10,12 +10,32 @@
 
 {% macro conversation_watermark(relation=none) -%}
     {%- set lookback = var('genesys_incremental_lookback_hours', 0) | int -%}
-    {%- set newest = "(select max(extracted_at) from " ~ (relation or this) ~ ")" -%}
+    {%- set newest = genesys_finance.newest_extracted_at(relation or this) -%}
     {%- if lookback > 0 -%}
         {{ dbt.dateadd('hour', -lookback, newest) }}
     {%- else -%}
         {{ newest }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- The newest `extracted_at` of `relation`, read when the model runs and written into its SQL as a
+    constant (NULL when the relation is empty). As a subquery it cost a scan of the whole model on
+    Postgres, twice per model and run, and kept both engines from pruning the batch read: a constant
+    is an index range on Postgres (`flatten_indexes`) and skips row groups by zone map on DuckDB.
+    Read as text so the value round-trips exactly (microseconds, offset). -#}
+{% macro newest_extracted_at(relation) -%}
+    {%- set type = genesys_finance.type_timestamptz() -%}
+    {%- if not execute -%}
+        {{ return("(select max(extracted_at) from " ~ relation ~ ")") }}
+    {%- endif -%}
+    {%- set newest = run_query(
+        "select cast(max(extracted_at) as " ~ dbt.type_string() ~ ") from " ~ relation
+    ).columns[0].values()[0] -%}
+    {%- if newest is none -%}
+        {{ return("cast(null as " ~ type ~ ")") }}
+    {%- endif -%}
+    {{ return("cast('" ~ newest ~ "' as " ~ type ~ ")") }}
 {%- endmacro %}
 
 

@@ -14,6 +14,10 @@
 {% macro last4(expr) -%}
     case
         when {{ expr }} is null then null
+        {#- already masked (the extractor's output): kept as is, without running a regex #}
+        when {{ expr }} = 'REDACTED' then 'REDACTED'
+        when length({{ expr }}) <= 4 and {{ genesys_finance.consists_of(expr, '0123456789') }}
+            then {{ expr }}
         when regexp_replace({{ expr }}, '[^0-9]', '', 'g') = '' then 'REDACTED'
         else right(regexp_replace({{ expr }}, '[^0-9]', '', 'g'), 4)
     end
@@ -25,6 +29,8 @@
 {% macro prefix(expr, digits=none) -%}
     {%- set n = digits or var('genesys_prefix_digits', 4) -%}
     case
+        {#- digits only (the extractor's derived prefix): no regex needed #}
+        when {{ genesys_finance.consists_of(expr, '0123456789') }} then left({{ expr }}, {{ n }})
         when {{ genesys_finance.regex_matches(expr, '^(tel:)?[+]?[0-9]+$') }}
             then left(regexp_replace({{ expr }}, '[^0-9]', '', 'g'), {{ n }})
     end
@@ -35,9 +41,28 @@
 {% macro hmac_checked(expr) -%}
     case
         when {{ expr }} is null then null
-        when {{ genesys_finance.regex_matches(expr, '^[0-9a-f]{64}$') }} then {{ expr }}
+        when length({{ expr }}) = 64 and {{ genesys_finance.consists_of(expr, '0123456789abcdef') }}
+            then {{ expr }}
         else 'REDACTED'
     end
+{%- endmacro %}
+
+
+{#- SQL predicate: `expr` is a non-empty string of only the (ASCII) characters in `chars`. The masking
+    actions test it before their regexes, since the values are nearly always already masked: on
+    Postgres the regexes were 40 % of stg_genesys__sessions (4.6 of 11.2 s at 100k conversations),
+    and `ltrim` is far cheaper there. DuckDB's regexes (RE2) are fast and its `ltrim` with a
+    character list is not: a character-class match. -#}
+{% macro consists_of(expr, chars) -%}
+    {{ return(adapter.dispatch('consists_of', 'genesys_finance')(expr, chars)) }}
+{%- endmacro %}
+
+{% macro default__consists_of(expr, chars) -%}
+    ({{ expr }} <> '' and ltrim({{ expr }}, '{{ chars }}') = '')
+{%- endmacro %}
+
+{% macro duckdb__consists_of(expr, chars) -%}
+    {{ genesys_finance.regex_matches(expr, '^[' ~ chars ~ ']+$') }}
 {%- endmacro %}
 
 
@@ -80,18 +105,37 @@
     {%- if not execute or not columns -%}
         select * from {{ relation }}
     {%- else -%}
+        {%- set state = {'masked': false} -%}
         select
         {%- for name, column in columns.items() %}
             {% set action = genesys_finance.pii_action(column) -%}
             {%- if action and action != 'keep' -%}
+                {%- do state.update({'masked': true}) -%}
                 {{ genesys_finance.mask_pii(relation ~ '.' ~ name, action) }} as {{ name }}
             {%- else -%}
                 {{ relation }}.{{ name }}
             {%- endif -%}
             {%- if not loop.last %},{% endif -%}
         {%- endfor %}
-        from {{ relation }}
+        from {{ genesys_finance.computed_once(relation) if state.masked else relation }}
     {%- endif -%}
+{%- endmacro %}
+
+
+{#- `relation` (a CTE) as a FROM item whose columns are each computed once per row. Postgres inlines
+    a CTE read once into its reader, so a masking expression naming a column two or three times
+    recomputed it each time (a jsonb lookup, a regex); `offset 0` keeps the CTE a step of its own.
+    DuckDB eliminates the common subexpressions itself. -#}
+{% macro computed_once(relation) -%}
+    {{ return(adapter.dispatch('computed_once', 'genesys_finance')(relation)) }}
+{%- endmacro %}
+
+{% macro default__computed_once(relation) -%}
+    {{ relation }}
+{%- endmacro %}
+
+{% macro postgres__computed_once(relation) -%}
+    (select * from {{ relation }} offset 0) as {{ relation }}
 {%- endmacro %}
 
 
@@ -114,5 +158,9 @@
 {#- `expr` when it is a clear E.164 number (`tel:+...` or `+...`), else NULL: the source of a rating
     prefix for payloads that did not come through the extractor (which derives `<field>Prefix`). -#}
 {% macro e164_or_null(expr) -%}
-    case when {{ genesys_finance.regex_matches(expr, '^(tel:)?[+][0-9]+$') }} then {{ expr }} end
+    {#- no '+', no E.164 number: the common case (an extractor-masked last 4) skips the regex -#}
+    case
+        when strpos({{ expr }}, '+') > 0
+            and {{ genesys_finance.regex_matches(expr, '^(tel:)?[+][0-9]+$') }} then {{ expr }}
+    end
 {%- endmacro %}

@@ -23,8 +23,18 @@ sessions as (
     {{ conversation_batch_filter() }}
 ),
 
-segments as (
-    select * from {{ ref('stg_genesys__segments') }}
+-- read three times, each reader scans the table itself (see `not_materialized`)
+segments as {{ not_materialized() }} (
+    select
+        conversation_id,
+        session_id,
+        segment_ordinal,
+        segment_type,
+        segment_start,
+        segment_end,
+        queue_id,
+        wrap_up_code
+    from {{ ref('stg_genesys__segments') }}
     {{ conversation_batch_filter() }}
 ),
 
@@ -37,24 +47,30 @@ legs as (
         and participant_purpose in ('customer', 'external')
 ),
 
-leg_segments as (
-    select
-        segments.conversation_id,
-        segments.session_id,
-        min(segments.segment_start) as leg_start,
-        -- pre-answer segments do not count towards the billed duration
-        min(case
-            when segments.segment_type not in ('dialing', 'contacting', 'alert')
-                then segments.segment_start
-        end) as answered_at,
-        max(segments.segment_end) as leg_end,
-        cast(count(*) as bigint) as segment_count,
-        cast(sum(case when segments.segment_end is null then 1 else 0 end) as bigint)
-            as open_segment_count
+-- the legs' own segments (a fifth of all segments): the per-leg steps below read only these
+leg_segment_rows as (
+    select segments.*
     from segments
     inner join legs
         on segments.conversation_id = legs.conversation_id
             and segments.session_id = legs.session_id
+),
+
+leg_segments as (
+    select
+        conversation_id,
+        session_id,
+        min(segment_start) as leg_start,
+        -- pre-answer segments do not count towards the billed duration
+        min(case
+            when segment_type not in ('dialing', 'contacting', 'alert')
+                then segment_start
+        end) as answered_at,
+        max(segment_end) as leg_end,
+        cast(count(*) as bigint) as segment_count,
+        cast(sum(case when segment_end is null then 1 else 0 end) as bigint)
+            as open_segment_count
+    from leg_segment_rows
     group by 1, 2
 ),
 
@@ -68,7 +84,7 @@ leg_queues as (
             partition by conversation_id, session_id
             order by segment_start desc, segment_ordinal desc
         ) as recency
-    from segments
+    from leg_segment_rows
     where queue_id is not null
 ),
 

@@ -67,6 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="conversations per warehouse commit at most (default 10000): a crash re-fetches "
         "at most this many; bigger loads use more memory",
     )
+    tuning.add_argument(
+        "--spool-mb",
+        type=positive_int,
+        default=1024,
+        metavar="MB",
+        help="disk (in $TMPDIR) for masked pages fetched but not yet loaded (default 1024); "
+        "fetching pauses when it is full",
+    )
     parser.add_argument(
         "--initial-start",
         type=iso_date,
@@ -102,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         max_attempts=args.max_attempts,
         poll_initial_s=args.poll_interval,
         commit_every=args.commit_every,
+        spool_max_bytes=args.spool_mb << 20,
         initial_start=initial_start,
         skip_dimensions=args.skip_dimensions,
         quiet=args.quiet,
