@@ -13,7 +13,6 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import quote
 
 import orjson
 import pyarrow as pa
@@ -21,6 +20,7 @@ from dlt.common.schema.typing import TColumnSchema
 
 from genesys_finance.settings import RAW_SCHEMA, Settings
 from genesys_finance.tempdirs import run_tempdir
+from genesys_finance.warehouse import dlt_destination
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +153,7 @@ class RawLoader:
             destination: Any = dlt.destinations.duckdb(duckdb_conn)
             self.file_format = "parquet"
         else:
-            pg = settings.postgres
-            query = f"?options={quote(postgres_options)}" if postgres_options else ""
-            destination = dlt.destinations.postgres(
-                f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}{query}"
-            )
+            destination = dlt_destination(settings, postgres_options)
             self.file_format = "csv"
         self.pipeline = dlt.pipeline(
             pipeline_name=PIPELINE_NAME,

@@ -360,11 +360,10 @@ class JobRunner:
                 continue
             finished: list[_JobDone] = []
             spooled: list[SpooledPage] = []
-            loaded = [0]
             load_started = time.monotonic()
             try:
                 self.loader.load_conversations(
-                    self._one_load(item, workers_done, finished, spooled, loaded)
+                    self._one_load(item, workers_done, finished, spooled)
                 )
             except Exception as exc:
                 if self._failure is not None:
@@ -372,15 +371,16 @@ class JobRunner:
                 raise ExtractError(f"loading into the warehouse failed: {exc}") from exc
             self.spool.discard(spooled)
             _return_freed_memory()
+            loaded = sum(page.rows for page in spooled)
             log.debug(
                 "loaded %d conversations in %.2f s (%d jobs complete)",
-                loaded[0],
+                loaded,
                 time.monotonic() - load_started,
                 len(finished),
             )
             assert self.progress is not None and self._summary is not None
-            self.progress.add(loaded=loaded[0])
-            self._summary.conversations += loaded[0]
+            self.progress.add(loaded=loaded)
+            self._summary.conversations += loaded
             self._mark_downloaded(finished)
 
     def _one_load(
@@ -389,21 +389,21 @@ class JobRunner:
         workers_done: Callable[[], bool],
         finished: list[_JobDone],
         spooled: list[SpooledPage],
-        loaded: list[int],
     ) -> Iterator[pa.Table]:
         """Pages for one dlt load: ends after a job completes (if nothing is waiting or the
         load is big enough) or at `commit_every` conversations."""
         item: _Page | _JobDone | None = first
+        loaded = 0
         while item is not None:
             if isinstance(item, _Page):
                 spooled.append(item.spooled)
-                loaded[0] += item.spooled.rows
+                loaded += item.spooled.rows
                 yield self.spool.read(item.spooled)
-                if loaded[0] >= self.options.commit_every:
+                if loaded >= self.options.commit_every:
                     return
             else:
                 finished.append(item)
-                if self._queue.empty() or loaded[0] >= self.options.commit_every // 4:
+                if self._queue.empty() or loaded >= self.options.commit_every // 4:
                     return
             item = self._next_item(workers_done)
 

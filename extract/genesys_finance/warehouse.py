@@ -5,20 +5,23 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 from genesys_finance.settings import Settings
 
 
-def dlt_destination(settings: Settings) -> Any:
-    """The dlt destination object for the configured target."""
+def dlt_destination(settings: Settings, postgres_options: str = "") -> Any:
+    """The dlt destination object for the configured target (a DuckDB file, or Postgres with
+    optional libpq session options, see `postgres_payload_options`)."""
     import dlt
 
     if settings.target == "duckdb":
         settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
         return dlt.destinations.duckdb(str(settings.duckdb_path))
     pg = settings.postgres
+    query = f"?options={quote(postgres_options)}" if postgres_options else ""
     return dlt.destinations.postgres(
-        f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}"
+        f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}{query}"
     )
 
 

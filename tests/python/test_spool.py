@@ -76,24 +76,32 @@ def test_a_page_larger_than_the_budget_still_fits_when_the_spool_is_empty(tmp_pa
     spool.close()
 
 
-def test_a_waiting_writer_stops_when_asked_and_leaves_no_file(tmp_path):
-    spool = PageSpool(max_bytes=1, directory=str(tmp_path))
-    spool.write(_page(10))
-    stop = threading.Event()
+def _blocked_writer(
+    spool: PageSpool, should_stop=None
+) -> tuple[threading.Thread, list[BaseException]]:
+    """A thread writing a second page into a full spool; what it raised lands in the list."""
     errors: list[BaseException] = []
 
     def writer() -> None:
         try:
-            spool.write(_page(10, start=10), stop.is_set)
-        except SpoolClosed as exc:
+            spool.write(_page(10, start=10), should_stop)
+        except (SpoolClosed, OSError) as exc:  # OSError: closed before its file was written
             errors.append(exc)
 
     thread = threading.Thread(target=writer)
     thread.start()
     time.sleep(0.3)
+    return thread, errors
+
+
+def test_a_waiting_writer_stops_when_asked_and_leaves_no_file(tmp_path):
+    spool = PageSpool(max_bytes=1, directory=str(tmp_path))
+    spool.write(_page(10))
+    stop = threading.Event()
+    thread, errors = _blocked_writer(spool, stop.is_set)
     stop.set()
     thread.join(timeout=5)
-    assert len(errors) == 1
+    assert len(errors) == 1 and isinstance(errors[0], SpoolClosed)
     assert len(list(spool.directory.iterdir())) == 1  # only the first page
     spool.close()
 
@@ -101,17 +109,7 @@ def test_a_waiting_writer_stops_when_asked_and_leaves_no_file(tmp_path):
 def test_close_releases_a_waiting_writer(tmp_path):
     spool = PageSpool(max_bytes=1, directory=str(tmp_path))
     spool.write(_page(10))
-    errors: list[BaseException] = []
-
-    def writer() -> None:
-        try:
-            spool.write(_page(10, start=10))
-        except (SpoolClosed, OSError) as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=writer)
-    thread.start()
-    time.sleep(0.3)
+    thread, errors = _blocked_writer(spool)
     spool.close()
     thread.join(timeout=5)
     assert not thread.is_alive()
