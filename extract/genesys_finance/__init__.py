@@ -7,3 +7,6 @@ import os as _os
 # The product runs offline next to finance data: no anonymous usage events from dlt or dbt.
 _os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 _os.environ.setdefault("DO_NOT_TRACK", "1")
+# Arrow's allocator returns freed pages at once instead of after a delay: must be set before
+# pyarrow is first imported, hence here (why and what it measured: `genesys_finance.heap`).
+_os.environ.setdefault("MIMALLOC_PURGE_DELAY", "0")

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 PIPELINE_NAME = "genesys_finance_extract"
 _ENV_SCOPE = PIPELINE_NAME.upper()
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+EXTRACT_BUFFER_ROWS = 1_000
+"""Rows dlt buffers before writing a row group of its extract file (a results page)."""
 
 CONVERSATION_SCHEMA = pa.schema(
     [
@@ -85,9 +87,9 @@ def conversations_table(
             pa.array(ids, pa.string()),
             pa.array(starts, pa.string()).cast(TIMESTAMP),
             pa.array(ends, pa.string()).cast(TIMESTAMP),
-            # binary -> string validates the UTF-8 in one pass, ~5x faster than building a
-            # string array from Python bytes (orjson only writes valid UTF-8 anyway).
-            pa.array(payloads, pa.binary()).cast(pa.string()),
+            # Built as binary and viewed as string (same layout, no copy): ~5x faster than
+            # a string array from Python bytes; orjson only ever writes valid UTF-8.
+            pa.array(payloads, pa.binary()).view(pa.string()),
             pa.array([extracted_at] * n, TIMESTAMP),
             pa.array([job_id] * n, pa.string()),
         ],
@@ -146,6 +148,12 @@ class RawLoader:
         # (measured), for files that live seconds on local disk.
         for section in ("DATA_WRITER", "NORMALIZE__DATA_WRITER"):
             os.environ.setdefault(f"{_ENV_SCOPE}__{section}__DISABLE_COMPRESSION", "true")
+        # One parquet row group per results page rather than per 5,000 rows: dlt's normalize
+        # reads a row group at a time, and 5,000 payloads read back were a 75 MB transient,
+        # the biggest item of a Postgres run's peak (memray).
+        os.environ.setdefault(
+            f"{_ENV_SCOPE}__DATA_WRITER__BUFFER_MAX_ITEMS", str(EXTRACT_BUFFER_ROWS)
+        )
         self._workdir = str(run_tempdir("dlt"))
         if settings.target == "duckdb":
             if duckdb_conn is None:

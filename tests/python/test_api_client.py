@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 
 from genesys_finance.api import ApiClient, ApiError, AuthenticationError, RequestPacer, RetryPolicy
 from genesys_finance.api.entities import ENTITY_PATHS, iter_entity_pages
-from genesys_finance.api.jobs import DetailJobs, JobState
+from genesys_finance.api.jobs import DetailJobs, JobState, _decoded
 from genesys_finance.simulator.server import SimulatorHandle
 from sim_fixtures import StartSimulator, request_log
 
@@ -154,3 +157,95 @@ def test_dimension_paging(simulator: StartSimulator, kind: str) -> None:
     got = [e["id"] for page in pages for e in page]
     source = getattr(sim.generator, kind)()
     assert got == [e["id"] for e in source]
+
+
+class _TruncatingHandler(BaseHTTPRequestHandler):
+    """Token endpoint plus one resource whose first response is cut off mid-body."""
+
+    served: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:  # the token request
+        self._reply(b'{"access_token": "t", "token_type": "bearer", "expires_in": 86400}')
+
+    def do_GET(self) -> None:
+        self.served.append(self.path)
+        body = b'{"entities": [{"id": "q1"}], "pageCount": 1}'
+        if len(self.served) == 1:  # promise the whole body, send half, hang up
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self._reply(body)
+
+    def _reply(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_body_cut_mid_read_is_retried() -> None:
+    """The body is read in one buffer outside requests' own reader: a connection lost while
+    reading it must still count as a connection error and be retried, not surface raw."""
+    _TruncatingHandler.served = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _TruncatingHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        client = ApiClient(url, url, "id", "secret", retry=FAST_RETRY)
+        assert client.get("/api/v2/routing/queues") == {
+            "entities": [{"id": "q1"}],
+            "pageCount": 1,
+        }
+        assert client.stats.connection_errors == 1
+        assert _TruncatingHandler.served == ["/api/v2/routing/queues"] * 2
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_results_page_decoded_conversation_by_conversation() -> None:
+    """Only the envelope is parsed up front; each conversation is decoded when reached, in page
+    order, and fields the extractor does not use are ignored."""
+    page = (
+        b'{"conversations": [{"conversationId": "c1", "n": [1, 2]}, {"conversationId": "c2"}],'
+        b' "cursor": "next", "dataAvailabilityDate": "2024-02-01T00:00:00Z", "extra": {"x": 1}}'
+    )
+    envelope = DetailJobs._envelope("job-1", page)
+    assert envelope.cursor == "next"
+    assert envelope.dataAvailabilityDate == "2024-02-01T00:00:00Z"
+    assert list(_decoded(envelope.conversations or [])) == [
+        {"conversationId": "c1", "n": [1, 2]},
+        {"conversationId": "c2"},
+    ]
+    assert DetailJobs._envelope("job-1", b"").conversations is None
+
+
+@pytest.mark.parametrize(
+    ("page", "message"),
+    [
+        (b'{"conversations": {"a": 1}}', r"job-1/results returned an unreadable page: Expected"),
+        (b'{"cursor": 7}', r"unreadable page: Expected `str \| null`, got `int`"),
+        (b'{"conversations": [1', r"unreadable page"),
+    ],
+)
+def test_unreadable_results_page_is_a_clear_error(page: bytes, message: str) -> None:
+    with pytest.raises(ApiError, match=message):
+        DetailJobs._envelope("job-1", page)
+
+
+def test_results_page_with_a_non_object_conversation_is_a_clear_error() -> None:
+    envelope = DetailJobs._envelope("job-1", b'{"conversations": [{"conversationId": "c1"}, 5]}')
+    conversations = _decoded(envelope.conversations or [])
+    assert next(conversations) == {"conversationId": "c1"}
+    with pytest.raises(ApiError, match="not an object: int"):
+        next(conversations)

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from genesys_finance.api.auth import GenesysClientCredentials
@@ -152,7 +153,9 @@ class ApiClient:
                     data=data,
                     headers={**headers, "Authorization": f"Bearer {token}"},
                     timeout=self.retry.timeout_s,
+                    stream=True,
                 )
+                content = _read_body(response)
             except AuthenticationError:
                 raise
             except ApiError as exc:  # the token endpoint failed transiently
@@ -169,8 +172,8 @@ class ApiClient:
             status = response.status_code
             if status < 300:
                 if not decode:
-                    return response.content
-                return orjson.loads(response.content) if response.content else None
+                    return content
+                return orjson.loads(content) if content else None
             if status == 429:
                 rate_limited += 1
                 self._count("rate_limited")
@@ -194,7 +197,7 @@ class ApiClient:
                 self._count("server_errors")
                 self._give_up_or_wait(name, failures, f"HTTP {status}")
                 continue
-            code = _error_code(response)
+            code = _error_code(content)
             raise ApiError(
                 f"{name} failed with HTTP {status}" + (f" ({code})" if code else ""),
                 status=status,
@@ -221,10 +224,24 @@ def _retry_after_s(response: requests.Response) -> float:
         return DEFAULT_RETRY_AFTER_S
 
 
-def _error_code(response: requests.Response) -> str | None:
+def _read_body(response: requests.Response) -> bytes:
+    """The whole (decompressed) body in one buffer.
+
+    `response.content` reads a body in 10 KB chunks and joins them: a 6 MB results page then
+    exists twice, in every worker fetching one. A failure while reading is a connection error
+    (retried), as it is for requests' own read."""
+    try:
+        return response.raw.read(decode_content=True) or b""
+    except urllib3.exceptions.HTTPError as exc:  # reset, read timeout, bad gzip, TLS error
+        raise requests.ConnectionError(exc) from exc
+    finally:
+        response.close()
+
+
+def _error_code(content: bytes) -> str | None:
     """The `code` of a Genesys ErrorBody, if any (the message may echo request data: not kept)."""
     try:
-        body = orjson.loads(response.content)
+        body = orjson.loads(content)
     except orjson.JSONDecodeError:
         return None
     code = body.get("code") if isinstance(body, dict) else None

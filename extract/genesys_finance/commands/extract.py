@@ -62,9 +62,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tuning.add_argument(
         "--commit-every",
         type=positive_int,
-        default=10_000,
+        default=20_000,  # ExtractOptions.commit_every (the runner is imported lazily)
         metavar="N",
-        help="conversations per warehouse commit at most (default 10000): a crash re-fetches "
+        help="conversations per warehouse commit at most (default 20000): a crash re-fetches "
         "at most this many; bigger loads use more memory",
     )
     tuning.add_argument(
