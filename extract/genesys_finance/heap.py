@@ -21,7 +21,6 @@ import ctypes
 import ctypes.util
 from typing import Any
 
-MIMALLOC_PURGE_DELAY_MS = "0"
 TRIM_THRESHOLD_BYTES = 1 << 20
 MAX_ARENAS = 2
 # mallopt parameter numbers, glibc <malloc.h>

@@ -5,7 +5,8 @@ job, poll it, page its results, mask, build Arrow tables). Each masked page goes
 (`spool.py`) and its file name to the main thread, the only one that loads (one dlt load per job,
 or per `commit_every` conversations) and then marks the job `downloaded` in the ledger. Workers
 keep fetching while a load runs, so the run takes about as long as the slower of the two sides;
-a month is never held in memory: one page is decoded at a time and the rest waits on disk.
+a month is never held in memory: a worker holds one raw page, one conversation is decoded at a
+time, and masked pages wait on disk.
 """
 
 from __future__ import annotations

@@ -234,7 +234,7 @@ def test_results_page_decoded_conversation_by_conversation() -> None:
     ("page", "message"),
     [
         (b'{"conversations": {"a": 1}}', r"job-1/results returned an unreadable page: Expected"),
-        (b'{"cursor": 7}', r"unreadable page: Expected `str \| null`, got `int`"),
+        (b'{"cursor": 7}', r"unreadable page: Expected `str \| null`, got `int` - at `\$\.cursor`"),
         (b'{"conversations": [1', r"unreadable page"),
     ],
 )

@@ -193,10 +193,9 @@ class DetailJobs:
             return _ResultsEnvelope()
         try:
             return _ENVELOPE_DECODER.decode(raw)
-        except msgspec.DecodeError as exc:  # names the field, never echoes the payload
+        except msgspec.DecodeError as exc:  # type and path (`$.cursor`), never a value
             raise ApiError(
-                f"GET {JOBS_PATH}/{job_id}/results returned an unreadable page: "
-                f"{str(exc).split(' - ')[0][:200]}"
+                f"GET {JOBS_PATH}/{job_id}/results returned an unreadable page: {str(exc)[:200]}"
             ) from None
 
     def _results_body(self, job_id: str, params: dict[str, Any]) -> bytes:

@@ -65,7 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=20_000,  # ExtractOptions.commit_every (the runner is imported lazily)
         metavar="N",
         help="conversations per warehouse commit at most (default 20000): a crash re-fetches "
-        "at most this many; bigger loads use more memory",
+        "at most this many",
     )
     tuning.add_argument(
         "--spool-mb",
