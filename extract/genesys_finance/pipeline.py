@@ -1,8 +1,11 @@
 """The dlt pipeline that lands masked conversations and dimensions in `genesys_raw`.
 
-Rows are yielded as Arrow tables with the payload as JSON text (orjson): dlt then skips its
-Python normalizer, which DESIGN.md decision 1 measured as the bottleneck. DuckDB loads parquet;
-Postgres loads csv through COPY. Each `load_*` call is one dlt load: committed or not at all.
+Conversations arrive as finished load files, one per results page, written by the job workers
+(`write_load_file`: csv for Postgres's COPY, parquet for DuckDB) and imported by dlt as they are
+(`dlt.mark.with_file_import`): dlt's extract and normalize steps then only link files, and the
+payload, JSON text from orjson, never goes through dlt's Python normalizer, which DESIGN.md
+decision 1 measured as the bottleneck. Dimensions are small and go in as Arrow tables. Each
+`load_*` call is one dlt load (merge on the primary key): committed or not at all.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ import os
 import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import orjson
 import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 from dlt.common.schema.typing import TColumnSchema
 
 from genesys_finance.settings import RAW_SCHEMA, Settings
@@ -28,7 +34,8 @@ PIPELINE_NAME = "genesys_finance_extract"
 _ENV_SCOPE = PIPELINE_NAME.upper()
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 EXTRACT_BUFFER_ROWS = 1_000
-"""Rows dlt buffers before writing a row group of its extract file (a results page)."""
+"""Rows dlt buffers before writing a row group of its extract file (dimension tables)."""
+POSTGRES_LOAD_WORKERS = 4
 
 CONVERSATION_SCHEMA = pa.schema(
     [
@@ -97,6 +104,26 @@ def conversations_table(
     )
 
 
+LoadFileFormat = Literal["csv", "parquet"]
+
+
+def load_file_format(target: str) -> LoadFileFormat:
+    """The file format dlt loads fastest into the target (engineering notes): csv through COPY
+    into Postgres, parquet into DuckDB."""
+    return "parquet" if target == "duckdb" else "csv"
+
+
+def write_load_file(table: pa.Table, path: Path, file_format: LoadFileFormat) -> None:
+    """Write a masked page as a file dlt imports as is (no extract/normalize rewrite).
+
+    csv: a header row naming the columns (dlt's COPY reads it), every string quoted, NULL as an
+    empty field. parquet: uncompressed, since the file lives seconds on local disk."""
+    if file_format == "csv":
+        pa_csv.write_csv(table, str(path))
+    else:
+        pq.write_table(table, str(path), compression="none")
+
+
 def entities_table(entities: Sequence[dict[str, Any]], extracted_at: datetime) -> pa.Table:
     """One Arrow row per (already masked) dimension entity."""
     n = len(entities)
@@ -140,14 +167,18 @@ class RawLoader:
         import dlt
 
         self.settings = settings
-        # Arrow items skip dlt's normalizer, which is what adds the lineage columns
-        # docs/internals.md promises; ask for them (scoped to this pipeline's name).
-        for option in ("ADD_DLT_ID", "ADD_DLT_LOAD_ID"):
-            os.environ.setdefault(f"{_ENV_SCOPE}__NORMALIZE__PARQUET_NORMALIZER__{option}", "true")
         # dlt gzips its load files by default: with csv that was 2/3 of a Postgres load
         # (measured), for files that live seconds on local disk.
         for section in ("DATA_WRITER", "NORMALIZE__DATA_WRITER"):
             os.environ.setdefault(f"{_ENV_SCOPE}__{section}__DISABLE_COMPRESSION", "true")
+        # Load files are COPYed side by side into the staging table (4: as fast as 2 and faster
+        # than 1 or dlt's 20 on the 2-core bench); DuckDB takes them one at a time (parallel
+        # inserts into one connection ran out of its buffer pool).
+        workers = "1" if settings.target == "duckdb" else str(POSTGRES_LOAD_WORKERS)
+        os.environ.setdefault(f"{_ENV_SCOPE}__LOAD__WORKERS", workers)
+        # A loaded package's files are of no further use (the ledger drives re-fetches); dlt
+        # keeps them by default, which at 1M conversations is gigabytes of temporary disk.
+        os.environ.setdefault(f"{_ENV_SCOPE}__LOAD__DELETE_COMPLETED_JOBS", "true")
         # One parquet row group per results page rather than per 5,000 rows: dlt's normalize
         # reads a row group at a time, and 5,000 payloads read back were a 75 MB transient,
         # the biggest item of a Postgres run's peak (memray).
@@ -159,10 +190,9 @@ class RawLoader:
             if duckdb_conn is None:
                 raise ValueError("the DuckDB target needs the process's shared connection")
             destination: Any = dlt.destinations.duckdb(duckdb_conn)
-            self.file_format = "parquet"
         else:
             destination = dlt_destination(settings, postgres_options)
-            self.file_format = "csv"
+        self.file_format = load_file_format(settings.target)
         self.pipeline = dlt.pipeline(
             pipeline_name=PIPELINE_NAME,
             destination=destination,
@@ -170,15 +200,24 @@ class RawLoader:
             pipelines_dir=self._workdir,
         )
 
-    def load_conversations(self, tables: Iterable[pa.Table]) -> None:
-        self._run(tables, "conversations", "conversation_id", CONVERSATION_HINTS)
+    def load_conversations(self, files: Iterable[tuple[Path, int]]) -> None:
+        """One dlt load of page files written by `write_load_file` in `self.file_format`,
+        given as (path, rows). dlt hard-links them into its package, so the caller may delete
+        its own names once this returns."""
+        import dlt
+
+        imports = (
+            dlt.mark.with_file_import(str(path), self.file_format, items_count=rows)
+            for path, rows in files
+        )
+        self._run(imports, "conversations", "conversation_id", CONVERSATION_HINTS)
 
     def load_entities(self, kind: str, tables: Iterable[pa.Table]) -> None:
         self._run(tables, kind, "id", ENTITY_HINTS)
 
     def _run(
         self,
-        tables: Iterable[pa.Table],
+        items: Iterable[Any],
         table_name: str,
         primary_key: str,
         hints: dict[str, TColumnSchema],
@@ -186,20 +225,20 @@ class RawLoader:
         import dlt
 
         resource = dlt.resource(
-            _passthrough(tables),
+            _passthrough(items),
             name=table_name,
             write_disposition="merge",
             primary_key=primary_key,
             columns=hints,
         )
-        self.pipeline.run(resource, loader_file_format=self.file_format)  # type: ignore[arg-type]
+        self.pipeline.run(resource, loader_file_format=self.file_format)
 
     def close(self) -> None:
         shutil.rmtree(self._workdir, ignore_errors=True)
 
 
-def _passthrough(tables: Iterable[pa.Table]) -> Iterator[pa.Table]:
+def _passthrough(items: Iterable[Any]) -> Iterator[Any]:
     # dlt wants a generator function's product; drop empty tables (nothing to write).
-    for table in tables:
-        if table.num_rows:
-            yield table
+    for item in items:
+        if not isinstance(item, pa.Table) or item.num_rows:
+            yield item

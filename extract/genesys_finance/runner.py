@@ -1,12 +1,12 @@
 """Run an extraction: plan intervals, run detail jobs in parallel, land their pages with dlt.
 
 Threads: up to `max_parallel_jobs` workers each own one interval at a time (submit or resume a
-job, poll it, page its results, mask, build Arrow tables). Each masked page goes to a disk spool
-(`spool.py`) and its file name to the main thread, the only one that loads (one dlt load per job,
-or per `commit_every` conversations) and then marks the job `downloaded` in the ledger. Workers
-keep fetching while a load runs, so the run takes about as long as the slower of the two sides;
-a month is never held in memory: a worker holds one raw page, one conversation is decoded at a
-time, and masked pages wait on disk.
+job, poll it, page its results, mask, write each page as a dlt load file). The files wait in a
+disk spool (`spool.py`) and their names go to the main thread, the only one that loads (one dlt
+load per job, or per `commit_every` conversations) and then marks the job `downloaded` in the
+ledger. Workers keep fetching while a load runs, so the run takes about as long as the slower of
+the two sides; a month is never held in memory: a worker holds one raw page, one conversation is
+decoded at a time, and masked pages wait on disk.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -47,7 +48,8 @@ from genesys_finance.warehouse import postgres_payload_options
 
 log = logging.getLogger("genesys_finance.extract")
 
-DUCKDB_MEMORY_LIMIT = "256MB"
+DUCKDB_MEMORY_LIMIT = "128MB"
+"""64 MB ran as fast but left little headroom for large conversations; 32 MB ran out."""
 GC_GEN0_THRESHOLD = 100_000
 """A results page decodes into ~300k dicts and lists (all acyclic, freed by reference counting);
 at Python's default threshold (700) the cyclic collector ran hundreds of times per page and
@@ -187,7 +189,7 @@ def _run_extract(
 
             summary.dimensions = extract_dimensions(client, masker, loader)
 
-        spool = PageSpool(options.spool_max_bytes)
+        spool = PageSpool(options.spool_max_bytes, file_format=loader.file_format)
         stack.callback(spool.close)
         runner = JobRunner(jobs, ledger, loader, spool, masker.mask_conversation, options)
         runner.run(intervals, ledger.unfinished_jobs(), summary)
@@ -220,6 +222,12 @@ def _open_connection(settings: Settings, stack: ExitStack) -> tuple[Any, str]:
     if settings.target == "duckdb":
         # DuckDB sizes its buffer pool from the machine's RAM; merges spill to disk instead.
         conn.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+        # One DuckDB thread leaves the other core to the job workers: loads ran faster so.
+        conn.execute("set threads = 1")
+        # Checkpointing each load compressed the payloads with DuckDB's default string codecs
+        # (FSST, dictionary) at ~2 s per 20,000 conversations; zstd took a third of that and
+        # stores the payloads in a third of the space (bench/RESULTS.md).
+        conn.execute("set force_compression = 'zstd'")
     return conn, "qmark" if settings.target == "duckdb" else "format"
 
 
@@ -370,8 +378,8 @@ class JobRunner:
         workers_done: Callable[[], bool],
         finished: list[_JobDone],
         spooled: list[SpooledPage],
-    ) -> Iterator[pa.Table]:
-        """Pages for one dlt load: ends after a job completes (if nothing is waiting or the
+    ) -> Iterator[tuple[Path, int]]:
+        """Page files for one dlt load: ends after a job completes (if nothing is waiting or the
         load is big enough) or at `commit_every` conversations."""
         item: _Page | _JobDone | None = first
         loaded = 0
@@ -379,7 +387,8 @@ class JobRunner:
             if isinstance(item, _Page):
                 spooled.append(item.spooled)
                 loaded += item.spooled.rows
-                yield self.spool.read(item.spooled)
+                if item.spooled.rows:
+                    yield item.spooled.path, item.spooled.rows
                 if loaded >= self.options.commit_every:
                     return
             else:

@@ -1,9 +1,11 @@
 """A disk buffer of masked result pages between the job workers and the loader.
 
-Workers write each masked page as an Arrow IPC file and move on to the next page; the loader
-memory-maps the files it loads and deletes them once dlt has committed them. Fetching therefore
-overlaps loading (a slow load no longer stalls every worker), and what waits to be loaded is
-bounded by `max_bytes` of disk rather than held in RAM. Only masked data is ever spooled; the
+Workers write each masked page as a finished dlt load file (csv for Postgres, parquet for
+DuckDB: `pipeline.write_load_file`) and move on to the next page; the loader hands the files to
+dlt, which imports them as they are, and deletes them once dlt has committed them. Fetching
+therefore overlaps loading (a slow load no longer stalls every worker), the file conversion runs
+in the workers rather than in the one loading thread, and what waits to be loaded is bounded by
+`max_bytes` of disk rather than held in RAM. Only masked data is ever spooled; the
 directory is private (mode 0700), removed when the run ends, and swept by the next run after a
 crash (a new run never reads an old spool: the job ledger decides what is fetched again).
 """
@@ -19,6 +21,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from genesys_finance.pipeline import LoadFileFormat, write_load_file
 from genesys_finance.tempdirs import run_tempdir
 
 DEFAULT_MAX_BYTES = 1 << 30
@@ -37,10 +40,16 @@ class SpooledPage:
 
 
 class PageSpool:
-    """Arrow IPC files in a private temporary directory, with a byte budget for writers."""
+    """Load files in a private temporary directory, with a byte budget for writers."""
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES, directory: str | None = None) -> None:
+    def __init__(
+        self,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        directory: str | None = None,
+        file_format: LoadFileFormat = "parquet",
+    ) -> None:
         self.max_bytes = max_bytes
+        self.file_format = file_format
         self.directory = run_tempdir("spool", directory)
         self._pending_bytes = 0
         self._room = threading.Condition()
@@ -54,9 +63,8 @@ class PageSpool:
 
     def write(self, table: pa.Table, should_stop: Callable[[], bool] | None = None) -> SpooledPage:
         """Spool a page; blocks while the budget is used up (one page always fits)."""
-        path = self.directory / f"{next(self._sequence):08d}.arrow"
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-            writer.write_table(table)
+        path = self.directory / f"{next(self._sequence):08d}.{self.file_format}"
+        write_load_file(table, path, self.file_format)
         page = SpooledPage(path, table.num_rows, path.stat().st_size)
         with self._room:
             while self._pending_bytes and self._pending_bytes + page.size > self.max_bytes:
@@ -66,12 +74,6 @@ class PageSpool:
                 self._room.wait(timeout=0.2)
             self._pending_bytes += page.size
         return page
-
-    @staticmethod
-    def read(page: SpooledPage) -> pa.Table:
-        """The page, memory-mapped: its bytes are read from the page cache as dlt consumes them."""
-        # Not closed here: the table's buffers point into the mapping (freed with the table).
-        return pa.ipc.open_file(pa.memory_map(str(page.path))).read_all()
 
     def discard(self, pages: list[SpooledPage]) -> None:
         """Delete loaded pages and give their bytes back to the writers."""

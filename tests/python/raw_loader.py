@@ -13,7 +13,6 @@ import hashlib
 import hmac
 import io
 import re
-import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -30,8 +29,6 @@ CONVERSATION_COLUMNS = (
     "payload",
     "extracted_at",
     "job_id",
-    "_dlt_load_id",
-    "_dlt_id",
 )
 
 DIMENSIONS = ("queues", "wrapup_codes", "divisions", "users")
@@ -50,7 +47,7 @@ def _ddl(target: str) -> list[str]:
         "create table if not exists genesys_raw.conversations ("
         " conversation_id text primary key, conversation_start timestamptz,"
         f" conversation_end timestamptz, payload {json_type}, extracted_at timestamptz,"
-        " job_id text, _dlt_load_id text, _dlt_id text)",
+        " job_id text)",
         "create table if not exists genesys_raw.extract_jobs ("
         " job_id text primary key, interval_start timestamptz, interval_end timestamptz,"
         " state text, submitted_at timestamptz, updated_at timestamptz)",
@@ -155,7 +152,6 @@ def _ts(value: str | None) -> datetime | None:
 def _rows(
     conversations: Sequence[dict[str, Any]], extracted_at: datetime, job_id: str
 ) -> list[tuple[Any, ...]]:
-    load_id = extracted_at.strftime("%s.%f")
     return [
         (
             conv["conversationId"],
@@ -164,8 +160,6 @@ def _rows(
             orjson.dumps(conv).decode(),
             extracted_at,
             job_id,
-            load_id,
-            uuid.uuid4().hex[:14],
         )
         for conv in conversations
     ]
@@ -214,7 +208,7 @@ def _load_duckdb(conn: Any, rows: list[tuple[Any, ...]]) -> None:
     conn.execute(
         f"insert into genesys_raw.conversations ({', '.join(CONVERSATION_COLUMNS)}) "
         "select conversation_id, conversation_start, conversation_end, cast(payload as json), "
-        "extracted_at, job_id, _dlt_load_id, _dlt_id from incoming_conversations"
+        "extracted_at, job_id from incoming_conversations"
     )
     conn.execute("commit")
     conn.unregister("incoming_conversations")
@@ -385,7 +379,7 @@ FLATTENED_MODELS = (
 def snapshot(
     settings: Settings,
     relations: Sequence[str] = FLATTENED_MODELS,
-    ignore: Sequence[str] = ("dlt_load_id",),
+    ignore: Sequence[str] = (),
 ) -> dict[str, list[tuple[str, ...]]]:
     """Every row of each relation as sorted tuples of text (comparable across runs)."""
     result: dict[str, list[tuple[str, ...]]] = {}

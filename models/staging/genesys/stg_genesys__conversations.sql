@@ -24,7 +24,6 @@ payload as (
         conversation_end,
         extracted_at,
         job_id,
-        _dlt_load_id,
         {{ genesys_payload('payload', [
             'divisionIds', 'externalTag', 'originatingDirection', 'conversationInitiator',
             'selfServed', 'mediaStatsMinConversationMos', 'mediaStatsMinConversationRFactor',
@@ -60,8 +59,7 @@ renamed as (
 
         ---------- lineage
         cast(extracted_at as {{ type_timestamptz() }}) as extracted_at,
-        job_id,
-        _dlt_load_id as dlt_load_id
+        job_id
     from payload
 )
 
