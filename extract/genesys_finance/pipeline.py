@@ -36,6 +36,7 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 EXTRACT_BUFFER_ROWS = 1_000
 """Rows dlt buffers before writing a row group of its extract file (dimension tables)."""
 POSTGRES_LOAD_WORKERS = 4
+PARQUET_ROW_GROUP_BYTES = 4 << 20
 
 CONVERSATION_SCHEMA = pa.schema(
     [
@@ -117,11 +118,14 @@ def write_load_file(table: pa.Table, path: Path, file_format: LoadFileFormat) ->
     """Write a masked page as a file dlt imports as is (no extract/normalize rewrite).
 
     csv: a header row naming the columns (dlt's COPY reads it), every string quoted, NULL as an
-    empty field. parquet: uncompressed, since the file lives seconds on local disk."""
+    empty field. parquet: uncompressed, since the file lives seconds on local disk, in row groups
+    of ~4 MB: DuckDB reads a row group's column at once, and a page of large conversations in
+    one group ran its buffer pool out of memory (25 MB groups at 128 MB)."""
     if file_format == "csv":
         pa_csv.write_csv(table, str(path))
     else:
-        pq.write_table(table, str(path), compression="none")
+        rows = table.num_rows * PARQUET_ROW_GROUP_BYTES // max(table.nbytes, 1)
+        pq.write_table(table, str(path), compression="none", row_group_size=max(1, rows))
 
 
 def entities_table(entities: Sequence[dict[str, Any]], extracted_at: datetime) -> pa.Table:

@@ -44,12 +44,14 @@ from genesys_finance.planner import (
 from genesys_finance.progress import Progress
 from genesys_finance.settings import Settings
 from genesys_finance.spool import DEFAULT_MAX_BYTES, PageSpool, SpoolClosed, SpooledPage
-from genesys_finance.warehouse import postgres_payload_options
+from genesys_finance.warehouse import (
+    connect,
+    postgres_payload_options,
+    prepare_duckdb_for_payload_loads,
+)
 
 log = logging.getLogger("genesys_finance.extract")
 
-DUCKDB_MEMORY_LIMIT = "128MB"
-"""64 MB ran as fast but left little headroom for large conversations; 32 MB ran out."""
 GC_GEN0_THRESHOLD = 100_000
 """A results page decodes into ~300k dicts and lists (all acyclic, freed by reference counting);
 at Python's default threshold (700) the cyclic collector ran hundreds of times per page and
@@ -216,18 +218,9 @@ def _fewer_gc_passes() -> Iterator[None]:
 
 def _open_connection(settings: Settings, stack: ExitStack) -> tuple[Any, str]:
     """One autocommit connection for the ledger (and, on DuckDB, for dlt as well)."""
-    from genesys_finance.warehouse import connect
-
     conn = stack.enter_context(connect(settings))
     if settings.target == "duckdb":
-        # DuckDB sizes its buffer pool from the machine's RAM; merges spill to disk instead.
-        conn.execute(f"set memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
-        # One DuckDB thread leaves the other core to the job workers: loads ran faster so.
-        conn.execute("set threads = 1")
-        # Checkpointing each load compressed the payloads with DuckDB's default string codecs
-        # (FSST, dictionary) at ~2 s per 20,000 conversations; zstd took a third of that and
-        # stores the payloads in a third of the space (bench/RESULTS.md).
-        conn.execute("set force_compression = 'zstd'")
+        prepare_duckdb_for_payload_loads(conn, settings.duckdb_load_memory)
     return conn, "qmark" if settings.target == "duckdb" else "format"
 
 
@@ -357,7 +350,9 @@ class JobRunner:
             except Exception as exc:
                 if self._failure is not None:
                     raise self._failure from None
-                raise ExtractError(f"loading into the warehouse failed: {exc}") from exc
+                raise ExtractError(
+                    f"loading into the warehouse failed: {exc}{self._load_hint(exc)}"
+                ) from exc
             self.spool.discard(spooled)
             heap.return_freed_memory()
             loaded = sum(page.rows for page in spooled)
@@ -371,6 +366,16 @@ class JobRunner:
             self.progress.add(loaded=loaded)
             self._summary.conversations += loaded
             self._mark_downloaded(finished)
+
+    def _load_hint(self, exc: Exception) -> str:
+        settings = self.loader.settings
+        if settings.target == "duckdb" and "Out of Memory" in str(exc):
+            return (
+                f"\nDuckDB's buffer pool for loads is {settings.duckdb_load_memory}: raise "
+                "GENESYS_FINANCE_DUCKDB_LOAD_MEMORY (large conversations need more) and rerun; "
+                "the job ledger resumes where this run stopped."
+            )
+        return ""
 
     def _one_load(
         self,

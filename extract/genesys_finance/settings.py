@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,10 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 RAW_SCHEMA = "genesys_raw"
 CARRIER_SCHEMA = "carrier_raw"
 TARGETS = ("duckdb", "postgres")
+
+
+DEFAULT_DUCKDB_LOAD_MEMORY = "256MB"
+_MEMORY_SIZE = re.compile(r"\d+(\.\d+)?\s*([KMGT]i?B)", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -65,6 +70,8 @@ class Settings:
     duckdb_path: Path = PROJECT_ROOT / "genesys_finance.duckdb"
     hmac_key: bytes | None = field(default=None, repr=False)
     postgres: PostgresSettings = field(default_factory=PostgresSettings)
+    duckdb_load_memory: str = DEFAULT_DUCKDB_LOAD_MEMORY
+    """DuckDB buffer pool for the extractor's loads (see warehouse.py)."""
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -87,6 +94,12 @@ class Settings:
             env.get("GENESYS_FINANCE_DUCKDB") or PROJECT_ROOT / "genesys_finance.duckdb"
         )
         key = env.get("GENESYS_FINANCE_HMAC_KEY")
+        load_memory = env.get("GENESYS_FINANCE_DUCKDB_LOAD_MEMORY") or DEFAULT_DUCKDB_LOAD_MEMORY
+        if not _MEMORY_SIZE.fullmatch(load_memory.strip()):
+            raise ConfigError(
+                "GENESYS_FINANCE_DUCKDB_LOAD_MEMORY must be a size such as 256MB or 1GB, "
+                f"got {load_memory!r}"
+            )
         return cls(
             api_url=api_url.rstrip("/") if api_url else None,
             login_url=login_url.rstrip("/") if login_url else None,
@@ -96,6 +109,7 @@ class Settings:
             duckdb_path=duckdb_path.resolve(),
             hmac_key=key.encode() if key else None,
             postgres=PostgresSettings.from_env(env),
+            duckdb_load_memory=load_memory.strip(),
         )
 
     def with_target(self, target: str | None) -> Settings:

@@ -51,6 +51,23 @@ def connect(settings: Settings) -> Iterator[Any]:
             conn.close()
 
 
+def prepare_duckdb_for_payload_loads(conn: Any, memory_limit: str) -> None:
+    """Settings for a DuckDB connection that lands masked payloads (the extractor's).
+
+    DuckDB sizes its buffer pool from the machine's RAM; with a fixed pool (`memory_limit`,
+    `Settings.duckdb_load_memory`) merges spill to disk instead. The pool must still hold one
+    vector (2,048 rows) of payloads in one piece: dlt's merge ranks the rows of a load with a
+    window function, which failed at 128 MB for payloads averaging 25 KB and passed at 256 MB
+    (bench/RESULTS.md). One thread leaves the other core to the job workers: loads ran faster
+    so. And each load's checkpoint compressed the payloads with DuckDB's default string codecs
+    (FSST, dictionary) at ~2 s per 20,000 conversations, where zstd takes a third of that and
+    stores them in a third of the space. These settings last for the connection.
+    """
+    conn.execute(f"set memory_limit = '{memory_limit}'")
+    conn.execute("set threads = 1")
+    conn.execute("set force_compression = 'zstd'")
+
+
 LZ4_SESSION_OPTION = "-c default_toast_compression=lz4"
 
 

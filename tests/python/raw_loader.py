@@ -190,6 +190,9 @@ def load_conversations(
 def _load_duckdb(conn: Any, rows: list[tuple[Any, ...]]) -> None:
     import pyarrow as pa
 
+    # Payloads compressed as the extractor stores them (zstd), so dbt reads what it would read.
+    conn.execute("set force_compression = 'zstd'")
+
     columns = list(zip(*rows, strict=True))
     table = pa.table(
         {

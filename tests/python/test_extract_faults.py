@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import pytest
 
@@ -94,3 +94,22 @@ def test_gives_up_naming_interval_and_job(simulator: StartSimulator, warehouse: 
     ):
         run_extract(settings, YEAR_START, YEAR_END, options)
     assert {row["state"] for row in ledger_rows(settings)} == {"failed"}
+
+
+@pytest.mark.parametrize("target", ["duckdb"])
+def test_a_duckdb_pool_too_small_for_the_payloads_says_which_setting_to_raise(
+    simulator: StartSimulator, warehouse: Settings
+) -> None:
+    sim = simulator(**YEAR_SIM)
+    settings = Settings(
+        **{
+            **warehouse.__dict__,
+            "api_url": sim.base_url,
+            "login_url": sim.base_url,
+            "duckdb_load_memory": "4MB",
+        }
+    )
+    options = ExtractOptions(poll_initial_s=0.05, quiet=True, skip_dimensions=True)
+    with pytest.raises(ExtractError, match="raise GENESYS_FINANCE_DUCKDB_LOAD_MEMORY") as failure:
+        run_extract(settings, YEAR_START, date(2024, 2, 1), options)
+    assert "buffer pool for loads is 4MB" in str(failure.value)
