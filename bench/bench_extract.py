@@ -28,6 +28,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from peak_memory import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 CLI = ROOT / ".venv" / "bin" / "genesys-finance"
 START = date(2024, 1, 1)
@@ -39,10 +41,6 @@ VARIANTS = (
     "plain-dlt-postgres",
     "copy-postgres",
 )
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def free_port() -> int:

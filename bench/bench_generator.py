@@ -10,7 +10,6 @@ the process's peak RSS, which shows generation streams instead of holding the ye
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -18,6 +17,7 @@ from datetime import UTC, date, datetime, timedelta
 import orjson
 
 from genesys_finance.simulator.generator import ConversationGenerator
+from peak_memory import peak_rss_mb
 
 START = date(2024, 1, 1)
 
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
         ser_wall += time.perf_counter() - wall
         total += len(convs)
         day += timedelta(days=1)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     print(f"days: {args.days}, conversations: {total:,} ({args.conversations_per_day}/day average)")
     print(
         f"generate: {total / gen_wall:,.0f} conversations/s wall, {total / gen_cpu:,.0f} per CPU-s"
