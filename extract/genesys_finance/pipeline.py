@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 PIPELINE_NAME = "genesys_finance_extract"
 _ENV_SCOPE = PIPELINE_NAME.upper()
 TIMESTAMP = pa.timestamp("us", tz="UTC")
-EXTRACT_BUFFER_ROWS = 1_000
-"""Rows dlt buffers before writing a row group of its extract file (dimension tables)."""
 POSTGRES_LOAD_WORKERS = 4
 PARQUET_ROW_GROUP_BYTES = 4 << 20
 
@@ -183,12 +181,6 @@ class RawLoader:
         # A loaded package's files are of no further use (the ledger drives re-fetches); dlt
         # keeps them by default, which at 1M conversations is gigabytes of temporary disk.
         os.environ.setdefault(f"{_ENV_SCOPE}__LOAD__DELETE_COMPLETED_JOBS", "true")
-        # One parquet row group per results page rather than per 5,000 rows: dlt's normalize
-        # reads a row group at a time, and 5,000 payloads read back were a 75 MB transient,
-        # the biggest item of a Postgres run's peak (memray).
-        os.environ.setdefault(
-            f"{_ENV_SCOPE}__DATA_WRITER__BUFFER_MAX_ITEMS", str(EXTRACT_BUFFER_ROWS)
-        )
         self._workdir = str(run_tempdir("dlt"))
         if settings.target == "duckdb":
             if duckdb_conn is None:
