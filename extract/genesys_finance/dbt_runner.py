@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -44,14 +43,8 @@ class DbtResult:
 
 
 def dbt_executable() -> list[str]:
-    """The dbt CLI of this interpreter's environment."""
-    candidate = Path(sys.executable).with_name("dbt")
-    if candidate.exists():
-        return [str(candidate)]
-    found = shutil.which("dbt")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from dbt.cli.main import cli; cli()"]
+    """dbt's CLI in this interpreter, its collector tuned (`genesys_finance.dbt_cli`)."""
+    return [sys.executable, "-m", "genesys_finance.dbt_cli"]
 
 
 def dbt_environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
