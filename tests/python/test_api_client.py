@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import ClassVar
@@ -159,13 +161,39 @@ def test_dimension_paging(simulator: StartSimulator, kind: str) -> None:
     assert got == [e["id"] for e in source]
 
 
-class _TruncatingHandler(BaseHTTPRequestHandler):
-    """Token endpoint plus one resource whose first response is cut off mid-body."""
-
-    served: ClassVar[list[str]] = []
+class _StubHandler(BaseHTTPRequestHandler):
+    """A narrow HTTP stub for what the simulator does not do: a token endpoint, JSON replies."""
 
     def do_POST(self) -> None:  # the token request
         self._reply(b'{"access_token": "t", "token_type": "bearer", "expires_in": 86400}')
+
+    def _reply(self, body: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServer]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _TruncatingHandler(_StubHandler):
+    """Token endpoint plus one resource whose first response is cut off mid-body."""
+
+    served: ClassVar[list[str]] = []
 
     def do_GET(self) -> None:
         self.served.append(self.path)
@@ -181,25 +209,12 @@ class _TruncatingHandler(BaseHTTPRequestHandler):
             return
         self._reply(body)
 
-    def _reply(self, body: bytes) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
 
 def test_body_cut_mid_read_is_retried() -> None:
     """The body is read in one buffer outside requests' own reader: a connection lost while
     reading it must still count as a connection error and be retried, not surface raw."""
     _TruncatingHandler.served = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _TruncatingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with _serving(_TruncatingHandler) as server:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         client = ApiClient(url, url, "id", "secret", retry=FAST_RETRY)
         assert client.get("/api/v2/routing/queues") == {
@@ -208,9 +223,6 @@ def test_body_cut_mid_read_is_retried() -> None:
         }
         assert client.stats.connection_errors == 1
         assert _TruncatingHandler.served == ["/api/v2/routing/queues"] * 2
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_results_page_decoded_conversation_by_conversation() -> None:
@@ -249,3 +261,35 @@ def test_results_page_with_a_non_object_conversation_is_a_clear_error() -> None:
     assert next(conversations) == {"conversationId": "c1"}
     with pytest.raises(ApiError, match="not an object: int"):
         next(conversations)
+
+
+class _LoopingCursorHandler(_StubHandler):
+    """A results endpoint whose second page hands back the first page's cursor."""
+
+    served: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        page = len(self.served)
+        self.served.append(self.path)
+        self._reply(b'{"conversations": [{"conversationId": "c%d"}], "cursor": "same"}' % page)
+
+
+@pytest.mark.parametrize("reader", ["results", "download"])
+def test_a_repeated_results_cursor_is_an_error_not_an_endless_loop(reader: str) -> None:
+    _LoopingCursorHandler.served = []
+    got: list[str] = []
+    with _serving(_LoopingCursorHandler) as server:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        jobs = DetailJobs(ApiClient(url, url, "id", "secret", retry=FAST_RETRY))
+        with pytest.raises(ApiError, match="job-1/results repeated a cursor"):
+            if reader == "results":
+                for page in jobs.results("job-1"):
+                    got += [c["conversationId"] for c in page.conversations]
+            else:
+                jobs.download(
+                    "job-1", lambda convs, _: got.extend(c["conversationId"] for c in convs)
+                )
+    # both pages served were handed over before the loop was noticed; no third request
+    assert got == ["c0", "c1"]
+    assert len(_LoopingCursorHandler.served) == 2
+    assert "cursor=same" in _LoopingCursorHandler.served[1]

@@ -124,27 +124,13 @@ class DetailJobs:
         )
 
     def results(self, job_id: str, page_size: int = 1000) -> Iterator[ResultsPage]:
-        """Every results page, in order; the cursor is passed back unchanged, never parsed."""
-        cursor: str | None = None
-        seen: set[str] = set()
-        while True:
-            params: dict[str, Any] = {"pageSize": page_size}
-            if cursor:
-                params["cursor"] = cursor
-            raw = self._results_body(job_id, params)
-            body = orjson.loads(raw) if raw else {}
-            cursor = body.get("cursor") or None
-            if cursor is not None:
-                if cursor in seen:
-                    raise ApiError(f"GET {JOBS_PATH}/{job_id}/results repeated a cursor")
-                seen.add(cursor)
+        """Every results page, in order, each conversation decoded (tests and the benchmark)."""
+        for page in self._pages(job_id, page_size):
             yield ResultsPage(
-                conversations=body.get("conversations") or [],
-                data_availability_date=parse_timestamp(body.get("dataAvailabilityDate")),
-                has_more=cursor is not None,
+                conversations=list(_decoded(page.conversations or [])),
+                data_availability_date=parse_timestamp(page.dataAvailabilityDate),
+                has_more=bool(page.cursor),
             )
-            if cursor is None:
-                return
 
     def download(
         self,
@@ -165,24 +151,32 @@ class DetailJobs:
         page count.
         """
         lock = decode_lock if decode_lock is not None else nullcontext()
+        pages = 0
+        for page in self._pages(job_id, page_size):
+            with lock:
+                conversations = page.conversations or []
+                available = parse_timestamp(page.dataAvailabilityDate)
+                del page  # its raw slices live on in `conversations` only until each is decoded
+                on_page(_decoded(conversations), available)
+                del conversations
+            pages += 1
+        return pages
+
+    def _pages(self, job_id: str, page_size: int) -> Iterator[_ResultsEnvelope]:
+        """Every results page's envelope, in order. The cursor is passed back unchanged, never
+        parsed; a cursor seen before (the API going round in a loop) is an error, not a hang."""
         cursor: str | None = None
         seen: set[str] = set()
-        pages = 0
         while True:
             params: dict[str, Any] = {"pageSize": page_size}
             if cursor:
                 params["cursor"] = cursor
-            raw = self._results_body(job_id, params)
-            with lock:
-                page = self._envelope(job_id, raw)
-                del raw  # kept alive by the raw conversations while they are needed
-                cursor = page.cursor or None
-                conversations = page.conversations or []
-                on_page(_decoded(conversations), parse_timestamp(page.dataAvailabilityDate))
-                del page, conversations
-            pages += 1
+            page = self._envelope(job_id, self._results_body(job_id, params))
+            cursor = page.cursor or None
+            yield page
+            del page  # not held while the next page is fetched
             if cursor is None:
-                return pages
+                return
             if cursor in seen:
                 raise ApiError(f"GET {JOBS_PATH}/{job_id}/results repeated a cursor")
             seen.add(cursor)
