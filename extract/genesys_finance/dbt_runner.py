@@ -43,8 +43,11 @@ class DbtResult:
 
 
 def dbt_executable() -> list[str]:
-    """dbt's CLI in this interpreter, its collector tuned (`genesys_finance.dbt_cli`)."""
-    return [sys.executable, "-m", "genesys_finance.dbt_cli"]
+    """dbt's CLI in this interpreter, its collector tuned (`genesys_finance.dbt_cli`).
+
+    `-P`: the working directory (the dbt project) is not put on `sys.path`, as it is not for the
+    `dbt` script, so nothing in a project folder can shadow a package dbt imports."""
+    return [sys.executable, "-P", "-m", "genesys_finance.dbt_cli"]
 
 
 def dbt_environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+from genesys_finance.dbt_runner import dbt_executable
 
 
-def _launch(*args: str) -> subprocess.CompletedProcess[str]:
+def _launch(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "genesys_finance.dbt_cli", *args],
+        [*dbt_executable(), *args],
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
+        cwd=cwd,
     )
 
 
@@ -39,3 +43,13 @@ def test_the_import_of_dbt_is_kept_out_of_later_collections() -> None:
     # dbt's import builds a few hundred thousand objects; the collector runs again afterwards
     assert int(frozen) > 100_000
     assert enabled == "True"
+
+
+def test_a_folder_in_the_project_cannot_shadow_what_dbt_imports(tmp_path: Path) -> None:
+    """dbt runs with the project as its working directory; a `dbt` folder there is not dbt."""
+    shadow = tmp_path / "dbt"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('the project folder was imported')\n")
+    version = _launch("--version", cwd=tmp_path)
+    assert version.returncode == 0, version.stderr
+    assert "installed: 1.11." in version.stdout
