@@ -534,11 +534,6 @@ def _batches(records: Iterable[dict[str, Any]], schema: Any, size: int) -> Itera
         yield pa.Table.from_pylist(batch, schema=schema)
 
 
-def loader_file_format(settings: Settings) -> str:
-    """COPY (csv) on Postgres; parquet on DuckDB (notes §2.6)."""
-    return "csv" if settings.target == "postgres" else "parquet"
-
-
 # Rows are fully determined by (file content, line): never update, only add new keys.
 _WRITE_DISPOSITION: Any = {"disposition": "merge", "strategy": "insert-only"}
 
@@ -628,8 +623,10 @@ def _open_all(
 def _load(
     settings: Settings, contexts: list[tuple[FileContext, FileReport]], parser: RowParser
 ) -> None:
+    from genesys_finance.pipeline import load_file_format
+
     cdr_schema, reject_schema = _schemas()
-    file_format = loader_file_format(settings)
+    file_format = load_file_format(settings.target)
     rejects: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as pipelines_dir:
         pipeline = _pipeline(settings, pipelines_dir)

@@ -380,9 +380,7 @@ FLATTENED_MODELS = (
 
 
 def snapshot(
-    settings: Settings,
-    relations: Sequence[str] = FLATTENED_MODELS,
-    ignore: Sequence[str] = (),
+    settings: Settings, relations: Sequence[str] = FLATTENED_MODELS
 ) -> dict[str, list[tuple[str, ...]]]:
     """Every row of each relation as sorted tuples of text (comparable across runs)."""
     result: dict[str, list[tuple[str, ...]]] = {}
@@ -390,10 +388,9 @@ def snapshot(
         cur = conn.cursor()
         for relation in relations:
             cur.execute(f"select * from {relation}")
-            names = [d[0] for d in cur.description]
-            keep = [i for i, n in enumerate(names) if n not in ignore]
             rows = [
-                tuple("" if row[i] is None else str(row[i]) for i in keep) for row in cur.fetchall()
+                tuple("" if value is None else str(value) for value in row)
+                for row in cur.fetchall()
             ]
             result[relation] = sorted(rows)
     return result
