@@ -21,8 +21,8 @@ test: setup
 	$(BIN)/pytest -q -rs
 
 lint: setup
-	$(BIN)/ruff check extract tests/python bench
-	$(BIN)/ruff format --check extract tests/python bench
+	$(BIN)/ruff check extract tests/python tests/genesys_oracles bench
+	$(BIN)/ruff format --check extract tests/python tests/genesys_oracles bench
 	$(BIN)/mypy
 	$(BIN)/sqlfluff lint models macros tests --templater dbt
 

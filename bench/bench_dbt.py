@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "extract"))
 import raw_loader  # noqa: E402
 from genesys_finance.dbt_runner import run_dbt  # noqa: E402
 from genesys_finance.settings import PostgresSettings, Settings  # noqa: E402
-from genesys_finance.simulator.generator import ConversationGenerator  # noqa: E402
+from genesys_sim.generator import ConversationGenerator  # noqa: E402
 
 SEED = 11
 START = date(2024, 1, 1)

@@ -200,8 +200,8 @@ def run_extractor_noload(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_serve(args: argparse.Namespace) -> None:
     """The simulator, in this (child) process, prewarming its cache until killed."""
-    from genesys_finance.simulator.config import SimulatorConfig
-    from genesys_finance.simulator.server import start_simulator
+    from genesys_sim.config import SimulatorConfig
+    from genesys_sim.server import start_simulator
 
     end = START + timedelta(days=args.days)
     config = SimulatorConfig(

@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
-from genesys_finance.simulator.generator import ConversationGenerator
+from genesys_sim.generator import ConversationGenerator
 from peak_memory import peak_rss_mb
 
 START = date(2024, 1, 1)

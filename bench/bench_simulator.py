@@ -29,7 +29,7 @@ def start_server(args: argparse.Namespace) -> tuple[subprocess.Popen[str], str]:
         [
             sys.executable,
             "-m",
-            "genesys_finance.simulator.command",
+            "genesys_sim.command",
             "--port",
             "0",
             "--seed",

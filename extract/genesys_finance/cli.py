@@ -17,7 +17,7 @@ from genesys_finance import __version__
 from genesys_finance.settings import ConfigError
 
 COMMANDS: dict[str, str] = {
-    "simulator": "genesys_finance.simulator.command",
+    "simulator": "genesys_sim.command",
     "extract": "genesys_finance.commands.extract",
     "jobs": "genesys_finance.commands.jobs",
     "load-cdrs": "genesys_finance.commands.load_cdrs",

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 import requests
 
-from genesys_finance.simulator.requestlog import read_request_log
-from genesys_finance.simulator.server import SimulatorConfig, SimulatorHandle, start_simulator
+from genesys_sim.requestlog import read_request_log
+from genesys_sim.server import SimulatorConfig, SimulatorHandle, start_simulator
 
 SIM_DEFAULTS: dict[str, Any] = {
     "seed": 7,

@@ -15,7 +15,7 @@ import pytest
 from genesys_finance.api import ApiClient, ApiError, AuthenticationError, RequestPacer, RetryPolicy
 from genesys_finance.api.entities import ENTITY_PATHS, iter_entity_pages
 from genesys_finance.api.jobs import DetailJobs, JobState, _decoded
-from genesys_finance.simulator.server import SimulatorHandle
+from genesys_sim.server import SimulatorHandle
 from sim_fixtures import StartSimulator, request_log
 
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial_s=0.05, backoff_max_s=0.2)

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
-from genesys_finance.rating import find_rate, leg_cost, rated_seconds
-from genesys_finance.simulator.carrier import (
+from genesys_oracles.rating import find_rate, leg_cost, rated_seconds
+from genesys_sim.carrier import (
     DEFAULT_RATE_CARDS,
     DISCREPANCY_TYPES,
     GENERIC_COLUMNS,
@@ -31,9 +31,9 @@ from genesys_finance.simulator.carrier import (
     write_cdr_files,
     write_genesys_voice_report,
 )
-from genesys_finance.simulator.catalog import EDGE_CARRIERS
-from genesys_finance.simulator.generator import ConversationGenerator
-from genesys_finance.simulator.shapes import parse_iso_ms
+from genesys_sim.catalog import EDGE_CARRIERS
+from genesys_sim.generator import ConversationGenerator
+from genesys_sim.shapes import parse_iso_ms
 
 # Straddles northwind_telecom's 2024-07-01 rate change.
 START, END = date(2024, 6, 24), date(2024, 7, 8)

@@ -43,7 +43,7 @@ def _clear_conversation() -> dict[str, Any] | None:
 
 
 def simulator_conversations(days: int = 2, per_day: int = 60) -> list[dict[str, Any]]:
-    from genesys_finance.simulator.generator import ConversationGenerator
+    from genesys_sim.generator import ConversationGenerator
 
     start = date(2024, 5, 6)
     # `now` inside the second day: the conversations running at that instant come back ongoing
@@ -97,7 +97,7 @@ def built(
                 settings, [clear], mask=False, extracted_at=datetime(2024, 5, 8, 1, tzinfo=UTC)
             )
             masked = [*masked, clear]
-        from genesys_finance.simulator.generator import ConversationGenerator
+        from genesys_sim.generator import ConversationGenerator
 
         gen = ConversationGenerator(
             seed=5, start=date(2024, 5, 6), end=date(2024, 6, 1), conversations_per_day=60

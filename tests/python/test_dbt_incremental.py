@@ -22,7 +22,7 @@ SELECT = ["--select", "stg_genesys__conversations+", "--exclude", "resource_type
 
 
 def _generator(now: datetime) -> Any:
-    from genesys_finance.simulator.generator import ConversationGenerator
+    from genesys_sim.generator import ConversationGenerator
 
     return ConversationGenerator(
         seed=21, start=DAY, end=DAY + timedelta(days=10), conversations_per_day=50, now=now

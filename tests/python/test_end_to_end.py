@@ -14,7 +14,7 @@ from genesys_finance import cli
 from genesys_finance import warehouse as wh
 from genesys_finance.commands.demo import demo_range
 from genesys_finance.settings import Settings
-from genesys_finance.simulator.carrier import write_cdr_files
+from genesys_sim.carrier import write_cdr_files
 from sim_fixtures import StartSimulator
 from test_extract_support import cli_env
 

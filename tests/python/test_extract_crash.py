@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from genesys_finance.runner import ExtractOptions, run_extract
 from genesys_finance.settings import Settings
-from genesys_finance.simulator.server import SimulatorHandle
+from genesys_sim.server import SimulatorHandle
 from sim_fixtures import StartSimulator, request_log
 from test_extract_support import (
     YEAR_END,

@@ -13,7 +13,7 @@ import orjson
 from genesys_finance import warehouse
 from genesys_finance.masking import Masker
 from genesys_finance.settings import Settings
-from genesys_finance.simulator.server import SimulatorHandle
+from genesys_sim.server import SimulatorHandle
 
 YEAR_START, YEAR_END = date(2024, 1, 1), date(2025, 1, 1)
 YEAR_SIM: dict[str, Any] = {

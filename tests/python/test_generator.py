@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from genesys_finance.simulator.catalog import EDGE_CARRIERS
-from genesys_finance.simulator.generator import ConversationGenerator
-from genesys_finance.simulator.shapes import parse_iso_ms
+from genesys_sim.catalog import EDGE_CARRIERS
+from genesys_sim.generator import ConversationGenerator
+from genesys_sim.shapes import parse_iso_ms
 
 NOW = datetime(2024, 5, 20, 12, 0, tzinfo=UTC)
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -379,8 +379,8 @@ def test_cli_without_hmac_key_is_a_config_error(
 
 
 def test_simulator_files_load_without_rejects(tmp_path: Path) -> None:
-    generator = pytest.importorskip("genesys_finance.simulator.generator")
-    carrier = pytest.importorskip("genesys_finance.simulator.carrier")
+    generator = pytest.importorskip("genesys_sim.generator")
+    carrier = pytest.importorskip("genesys_sim.carrier")
     from conftest import make_settings
 
     gen = generator.ConversationGenerator(

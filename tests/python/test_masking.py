@@ -355,7 +355,7 @@ def test_default_policy_covers_the_pii_fields() -> None:
 
 
 def test_generated_conversations_keep_no_clear_pii() -> None:
-    generator = pytest.importorskip("genesys_finance.simulator.generator")
+    generator = pytest.importorskip("genesys_sim.generator")
     gen = generator.ConversationGenerator(
         seed=11, start=date(2024, 3, 1), end=date(2024, 3, 4), conversations_per_day=40
     )

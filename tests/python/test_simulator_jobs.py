@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from genesys_finance.simulator.intervals import iso
+from genesys_sim.intervals import iso
 from sim_fixtures import api_session, request_log
 
 JOBS = "/api/v2/analytics/conversations/details/jobs"

@@ -110,8 +110,8 @@ def test_request_log_lines_have_the_audit_fields(simulator) -> None:
 def test_fault_profiles(simulator) -> None:
     from dataclasses import asdict
 
-    from genesys_finance.simulator.faults import PROFILES, apply_profile
-    from genesys_finance.simulator.server import SimulatorConfig
+    from genesys_sim.faults import PROFILES, apply_profile
+    from genesys_sim.server import SimulatorConfig
 
     assert set(PROFILES) == {"none", "flaky", "storm", "chaos"}
     base = SimulatorConfig()

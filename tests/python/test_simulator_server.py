@@ -61,7 +61,7 @@ def _start_cli(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], str]
         [
             sys.executable,
             "-m",
-            "genesys_finance.simulator.command",
+            "genesys_sim.command",
             "--port",
             "0",
             "--seed",

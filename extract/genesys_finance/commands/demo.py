@@ -57,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     from genesys_finance.dbt_runner import run_dbt
     from genesys_finance.runner import ExtractOptions, run_extract
     from genesys_finance.settings import Settings
-    from genesys_finance.simulator.carrier import write_cdr_files
-    from genesys_finance.simulator.config import SimulatorConfig
-    from genesys_finance.simulator.server import start_simulator
+    from genesys_sim.carrier import write_cdr_files
+    from genesys_sim.config import SimulatorConfig
+    from genesys_sim.server import start_simulator
 
     start, end = demo_range(date.today(), args.months)
     duckdb_path: Path = args.duckdb.resolve()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from genesys_finance.simulator.intervals import iso
+from genesys_sim.intervals import iso
 
 RUNNING = ("QUEUED", "PENDING")
 FAILURE_MESSAGE = "The analytics job failed while processing; resubmit the query."

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from genesys_finance.simulator import shapes
-from genesys_finance.simulator.catalog import Catalog, build_catalog
-from genesys_finance.simulator.shapes import MS_DAY, day_ms, iso_ms, ms_day, parse_iso_ms, to_ms
+from genesys_sim import shapes
+from genesys_sim.catalog import Catalog, build_catalog
+from genesys_sim.shapes import MS_DAY, day_ms, iso_ms, ms_day, parse_iso_ms, to_ms
 
 Conversation = dict[str, Any]
 

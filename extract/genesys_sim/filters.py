@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from genesys_finance.simulator.responses import bad_request
+from genesys_sim.responses import bad_request
 
 Conversation = dict[str, Any]
 Match = Callable[[Conversation], bool]

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from genesys_finance.simulator.intervals import day_start, parse_instant
+from genesys_sim.intervals import day_start, parse_instant
 
 GROUP_DIMENSIONS = ("queueId", "mediaType", "direction", "userId")
 """Aggregate groupBy dimensions the simulator can compute, in fact-tuple order."""

@@ -15,14 +15,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import orjson
 
-from genesys_finance.simulator.auth import TokenStore, parse_basic, parse_bearer
-from genesys_finance.simulator.clock import Clock
-from genesys_finance.simulator.endpoints import Endpoints
-from genesys_finance.simulator.faults import FaultInjector
-from genesys_finance.simulator.intervals import iso
-from genesys_finance.simulator.ratelimit import RateLimiter
-from genesys_finance.simulator.requestlog import RequestLog
-from genesys_finance.simulator.responses import (
+from genesys_sim.auth import TokenStore, parse_basic, parse_bearer
+from genesys_sim.clock import Clock
+from genesys_sim.endpoints import Endpoints
+from genesys_sim.faults import FaultInjector
+from genesys_sim.intervals import iso
+from genesys_sim.ratelimit import RateLimiter
+from genesys_sim.requestlog import RequestLog
+from genesys_sim.responses import (
     ApiError,
     Response,
     json_response,

@@ -88,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from genesys_finance.settings import ConfigError
-    from genesys_finance.simulator.faults import apply_profile
-    from genesys_finance.simulator.server import SimulatorConfig, start_simulator
+    from genesys_sim.faults import apply_profile
+    from genesys_sim.server import SimulatorConfig, start_simulator
 
     if not args.client_id or not args.client_secret:
         raise ConfigError(
@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         c = handle.config
         if args.cdr_dir is not None:
-            from genesys_finance.simulator.carrier import write_cdr_files
+            from genesys_sim.carrier import write_cdr_files
 
             assert c.start is not None and c.end is not None
             files = write_cdr_files(handle.generator, c.start, c.end, args.cdr_dir, seed=c.seed)
@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-if __name__ == "__main__":  # `python -m genesys_finance.simulator.command`, without the full CLI
+if __name__ == "__main__":  # `python -m genesys_sim.command`, without the full CLI
     _parser = argparse.ArgumentParser(prog="genesys-finance simulator", description=HELP)
     add_arguments(_parser)
     raise SystemExit(run(_parser.parse_args()))

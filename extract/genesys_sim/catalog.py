@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from genesys_finance.simulator import fake_pii
+from genesys_sim import fake_pii
 
 # edge id -> carrier. Every carrier-facing leg's edge decides its carrier (seeds/carrier_edges.csv).
 EDGE_CARRIERS: dict[str, str] = {

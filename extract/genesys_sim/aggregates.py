@@ -12,10 +12,10 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from genesys_finance.simulator.filters import compile_filter
-from genesys_finance.simulator.intervals import IntervalError, iso, parse_interval, parse_period
-from genesys_finance.simulator.responses import bad_request
-from genesys_finance.simulator.store import GROUP_DIMENSIONS, ConversationStore, to_ms
+from genesys_sim.filters import compile_filter
+from genesys_sim.intervals import IntervalError, iso, parse_interval, parse_period
+from genesys_sim.responses import bad_request
+from genesys_sim.store import GROUP_DIMENSIONS, ConversationStore, to_ms
 
 _MAX_BUCKETS = 10_000
 

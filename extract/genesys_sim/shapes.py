@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
-from genesys_finance.simulator import fake_pii
-from genesys_finance.simulator.catalog import COMPANY_DIDS, EDGE_IDS, ORG_DOMAIN, Catalog, _uuid
+from genesys_sim import fake_pii
+from genesys_sim.catalog import COMPANY_DIDS, EDGE_IDS, ORG_DOMAIN, Catalog, _uuid
 
 Json = dict[str, Any]
 T = TypeVar("T")

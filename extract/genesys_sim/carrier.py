@@ -17,12 +17,12 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from genesys_finance.rating import RateCardRow, billable_seconds, find_rate, leg_cost, rated_seconds
-from genesys_finance.simulator import fake_pii
-from genesys_finance.simulator.catalog import EDGE_CARRIERS, _uuid
-from genesys_finance.simulator.shapes import iso_ms, parse_iso_ms
+from genesys_oracles.rating import RateCardRow, billable_seconds, find_rate, leg_cost, rated_seconds
+from genesys_sim import fake_pii
+from genesys_sim.catalog import EDGE_CARRIERS, _uuid
+from genesys_sim.shapes import iso_ms, parse_iso_ms
 
-SEEDS_DIR = Path(__file__).resolve().parents[3] / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
 DEFAULT_RATE_CARDS = SEEDS_DIR / "rate_cards.csv"
 
 CARRIER_PURPOSES = ("customer", "external")

@@ -17,19 +17,19 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from genesys_finance.simulator.app import SimulatorApp
-from genesys_finance.simulator.auth import TokenStore
-from genesys_finance.simulator.clock import Clock
-from genesys_finance.simulator.config import SimulatorConfig
-from genesys_finance.simulator.endpoints import Endpoints
-from genesys_finance.simulator.faults import FaultInjector
-from genesys_finance.simulator.jobs import JobStore
-from genesys_finance.simulator.ratelimit import RateLimiter
-from genesys_finance.simulator.requestlog import RequestLog
-from genesys_finance.simulator.store import ConversationStore
+from genesys_sim.app import SimulatorApp
+from genesys_sim.auth import TokenStore
+from genesys_sim.clock import Clock
+from genesys_sim.config import SimulatorConfig
+from genesys_sim.endpoints import Endpoints
+from genesys_sim.faults import FaultInjector
+from genesys_sim.jobs import JobStore
+from genesys_sim.ratelimit import RateLimiter
+from genesys_sim.requestlog import RequestLog
+from genesys_sim.store import ConversationStore
 
 if TYPE_CHECKING:
-    from genesys_finance.simulator.generator import ConversationGenerator
+    from genesys_sim.generator import ConversationGenerator
 
 __all__ = ["SimulatorConfig", "SimulatorHandle", "start_simulator"]
 
@@ -127,7 +127,7 @@ class SimulatorHandle:
 def start_simulator(
     config: SimulatorConfig, host: str = "127.0.0.1", port: int = 0
 ) -> SimulatorHandle:
-    from genesys_finance.simulator.generator import ConversationGenerator
+    from genesys_sim.generator import ConversationGenerator
 
     clock = Clock(config.now)
     config = config.resolved(clock.origin)

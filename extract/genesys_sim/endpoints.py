@@ -8,12 +8,12 @@ from typing import Any
 
 import orjson
 
-from genesys_finance.simulator.aggregates import aggregate_query
-from genesys_finance.simulator.config import SimulatorConfig
-from genesys_finance.simulator.filters import compile_filters
-from genesys_finance.simulator.intervals import IntervalError, iso, parse_interval
-from genesys_finance.simulator.jobs import Job, JobCapReached, JobStore
-from genesys_finance.simulator.responses import (
+from genesys_sim.aggregates import aggregate_query
+from genesys_sim.config import SimulatorConfig
+from genesys_sim.filters import compile_filters
+from genesys_sim.intervals import IntervalError, iso, parse_interval
+from genesys_sim.jobs import Job, JobCapReached, JobStore
+from genesys_sim.responses import (
     ApiError,
     Response,
     bad_request,
@@ -21,8 +21,8 @@ from genesys_finance.simulator.responses import (
     not_found,
     too_many_requests,
 )
-from genesys_finance.simulator.store import ConversationStore
-from genesys_finance.simulator.syncquery import details_query
+from genesys_sim.store import ConversationStore
+from genesys_sim.syncquery import details_query
 
 
 def parse_json(body: bytes) -> Any:

@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
-from genesys_finance.simulator.filters import compile_filters
-from genesys_finance.simulator.intervals import IntervalError, days_touched, parse_interval
-from genesys_finance.simulator.responses import bad_request
-from genesys_finance.simulator.store import ConversationStore
+from genesys_sim.filters import compile_filters
+from genesys_sim.intervals import IntervalError, days_touched, parse_interval
+from genesys_sim.responses import bad_request
+from genesys_sim.store import ConversationStore
 
 
 def _paging(body: dict[str, Any], default: int, maximum: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, replace
 from typing import Any
 
-from genesys_finance.simulator.config import SimulatorConfig
+from genesys_sim.config import SimulatorConfig
 
 PROFILES: dict[str, dict[str, Any]] = {
     "none": {},
