@@ -24,7 +24,37 @@ COMMANDS: dict[str, str] = {
     "build": "genesys_finance.commands.build",
     "run": "genesys_finance.commands.run",
     "demo": "genesys_finance.commands.demo",
+    "report": "genesys_finance.commands.report",
 }
+
+# An example for every command's --help. A command module may instead define its own `EPILOG`;
+# kept here so adding examples did not touch each command's module.
+EXAMPLES: dict[str, str] = {
+    "simulator": "genesys-finance simulator --port 8080 --start 2026-01-01 --end 2026-02-01\n"
+    "  GENESYS_API_URL=http://127.0.0.1:8080 genesys-finance extract --start 2026-01-01 "
+    "--end 2026-02-01",
+    "extract": "genesys-finance extract --start 2026-01-01 --end 2026-02-01\n"
+    "  genesys-finance extract            # incremental: from the last complete interval",
+    "jobs": "genesys-finance jobs --target postgres",
+    "load-cdrs": "genesys-finance load-cdrs invoices/carrier-a-2026-01.csv --format generic\n"
+    "  genesys-finance load-cdrs voice-usage.csv --format genesys-voice",
+    "build": "genesys-finance build\n"
+    "  genesys-finance build --select fct_voice_leg_costs+ --target postgres\n"
+    "  genesys-finance build --docs       # then open target/static_index.html",
+    "run": "genesys-finance run --cdrs invoices/*.csv",
+    "demo": "genesys-finance demo             # twelve simulated months, then the report\n"
+    "  genesys-finance demo --months 2 --conversations-per-day 50",
+    "query": 'genesys-finance query "select count(*) from genesys.conversations '
+    "where conversation_start >= '2026-01-01' and conversation_start < '2026-01-08'\"",
+}
+
+
+def _epilog(name: str, module: object) -> str | None:
+    own = getattr(module, "EPILOG", None)
+    if own:
+        return str(own)
+    example = EXAMPLES.get(name)
+    return f"examples:\n  {example}" if example else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, module_path in COMMANDS.items():
         module = importlib.import_module(module_path)
-        command_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        command_parser = sub.add_parser(
+            name,
+            help=module.HELP,
+            description=module.HELP,
+            epilog=_epilog(name, module),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         module.add_arguments(command_parser)
         command_parser.set_defaults(_module=module)
     return parser
