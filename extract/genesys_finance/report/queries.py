@@ -8,22 +8,18 @@ here computes a cost, it only sums the marts' own columns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from genesys_finance.report.period import Period
 
-# The marts' columns the report reads (DESIGN.md "Public marts"), named once here.
+# The marts the report reads (DESIGN.md "Public marts"), named once here.
 LEGS = "finance.fct_voice_leg_costs"
 RECON = "finance.fct_billing_reconciliation"
 PER_MINUTE = "finance.fct_billing_per_minute"
 REVENUE = "finance.fct_revenue_attribution"
-# The instant that places a reconciliation row (a leg's billing start, else the CDR's start)
-# and a leg in a month.
-RECON_TIME = "billing_start_at"
-LEG_TIME = "billing_start_at"
-MONTH = "month"
+QUEUE_NAMES = "staging.stg_genesys__queues"
 
 TOP_DISCREPANCIES = 25
 
@@ -75,11 +71,22 @@ class ReportData:
 
 
 def _between(column: str, period: Period) -> str:
-    # Dates are `date` objects (argparse-checked), so their ISO text is safe to inline; inlining
-    # keeps one SQL text for both drivers (DuckDB's `?`, psycopg2's `%s`).
+    """A date column (a month or a carrier's billing period) inside the period.
+
+    Dates are `date` objects (argparse-checked), so their ISO text is safe to inline; inlining
+    keeps one SQL text for both drivers (DuckDB's `?`, psycopg2's `%s`)."""
     return (
         f"{column} >= cast('{period.start.isoformat()}' as date) "
         f"and {column} < cast('{period.end.isoformat()}' as date)"
+    )
+
+
+def _between_instants(column: str, period: Period) -> str:
+    """A timestamptz column inside the period's UTC days (an explicit +00 offset, so Postgres
+    does not read the bounds in the session's time zone)."""
+    return (
+        f"{column} >= cast('{period.start.isoformat()} 00:00:00+00' as timestamptz) "
+        f"and {column} < cast('{period.end.isoformat()} 00:00:00+00' as timestamptz)"
     )
 
 
@@ -101,30 +108,35 @@ def _month(value: Any) -> str:
 
 
 def data_months(conn: Any) -> tuple[date, date] | None:
-    """First and last month with legs or CDRs in the marts, or None when they are empty."""
-    row = _rows(conn, f"select min({RECON_TIME}), max({RECON_TIME}) from {RECON}")[0]
+    """First and last billing period (a month) in the reconciliation, or None when it is empty."""
+    row = _rows(conn, f"select min(billing_period), max(billing_period) from {RECON}")[0]
     if row[0] is None:
         return None
-    first, last = row
-    return first.date() if hasattr(first, "date") else first, (
-        last.date() if hasattr(last, "date") else last
-    )
+    return _as_date(row[0]), _as_date(row[1])
+
+
+def _as_date(value: Any) -> date:
+    return value.date() if isinstance(value, datetime) else value
 
 
 def headline(conn: Any, period: Period) -> Headline:
+    """True cost from the legs (by the UTC month of their billing start), billed and variance from
+    the reconciliation (by the carrier's billing period), revenue and margin from the revenue
+    attribution (by UTC month): each figure as its own mart states it."""
     legs = _rows(
         conn,
         f"select sum(expected_cost), count(*), "
         f"count(case when rating_status = 'rated' then 1 end) "
-        f"from {LEGS} where {_between(LEG_TIME, period)}",
+        f"from {LEGS} where {_between_instants('billing_start', period)}",
     )[0]
     recon = _rows(
         conn,
-        f"select sum(billed_amount), sum(variance) from {RECON} "
-        f"where {_between(RECON_TIME, period)}",
+        f"select sum(billed_amount), sum(variance_amount) from {RECON} "
+        f"where {_between('billing_period', period)}",
     )[0]
     revenue = _rows(
-        conn, f"select sum(revenue), sum(margin) from {REVENUE} where {_between(MONTH, period)}"
+        conn,
+        f"select sum(revenue), sum(margin) from {REVENUE} where {_between('month', period)}",
     )[0]
     return Headline(
         true_cost=_zero(legs[0]),
@@ -141,8 +153,9 @@ def headline(conn: Any, period: Period) -> Headline:
 def discrepancy_totals(conn: Any, period: Period) -> list[DiscrepancyTotal]:
     rows = _rows(
         conn,
-        f"select discrepancy_type, count(*), sum(expected_cost), sum(billed_amount), sum(variance) "
-        f"from {RECON} where {_between(RECON_TIME, period)} and discrepancy_type <> 'none' "
+        f"select discrepancy_type, count(*), sum(expected_amount), sum(billed_amount), "
+        f"sum(variance_amount) from {RECON} "
+        f"where {_between('billing_period', period)} and discrepancy_type <> 'none' "
         f"group by discrepancy_type order by discrepancy_type",
     )
     return [
@@ -152,12 +165,11 @@ def discrepancy_totals(conn: Any, period: Period) -> list[DiscrepancyTotal]:
 
 
 def monthly_by_carrier(conn: Any, period: Period) -> list[dict[str, Any]]:
-    month = _month_trunc(conn, RECON_TIME)
     rows = _rows(
         conn,
-        f"select {month} as month, coalesce(carrier, '(unresolved)'), "
-        f"sum(expected_cost), sum(billed_amount) from {RECON} "
-        f"where {_between(RECON_TIME, period)} group by 1, 2 order by 1, 2",
+        f"select billing_period, coalesce(carrier, '(unresolved)'), sum(true_cost), "
+        f"sum(billed_amount) from {PER_MINUTE} where {_between('billing_period', period)} "
+        f"group by 1, 2 order by 1, 2",
     )
     return [
         {"month": _month(m), "carrier": c, "true_cost": _zero(e), "billed": _zero(b)}
@@ -166,11 +178,10 @@ def monthly_by_carrier(conn: Any, period: Period) -> list[dict[str, Any]]:
 
 
 def discrepancies_by_month(conn: Any, period: Period) -> list[dict[str, Any]]:
-    month = _month_trunc(conn, RECON_TIME)
     rows = _rows(
         conn,
-        f"select {month} as month, discrepancy_type, count(*), sum(variance) from {RECON} "
-        f"where {_between(RECON_TIME, period)} and discrepancy_type <> 'none' "
+        f"select billing_period, discrepancy_type, count(*), sum(variance_amount) from {RECON} "
+        f"where {_between('billing_period', period)} and discrepancy_type <> 'none' "
         f"group by 1, 2 order by 1, 2",
     )
     return [
@@ -179,17 +190,32 @@ def discrepancies_by_month(conn: Any, period: Period) -> list[dict[str, Any]]:
     ]
 
 
+def queue_names(conn: Any) -> dict[str, str]:
+    """Queue names from staging, when this connection may read it (the finance reader role may
+    not: then the report shows queue ids)."""
+    try:
+        return {
+            str(q): str(n)
+            for q, n in _rows(conn, f"select queue_id, queue_name from {QUEUE_NAMES}")
+            if n
+        }
+    except Exception:  # no such table, or no privilege: ids will do
+        return {}
+
+
 def cost_per_minute_by_queue(conn: Any, period: Period) -> list[dict[str, Any]]:
-    """Cost per billable minute of each queue over the period: the sum of its cost over the sum
-    of its minutes (a ratio of sums, not an average of the monthly ratios)."""
+    """Cost per billable (rated) minute of each queue over the period: the sum of its cost over
+    the sum of its minutes (a ratio of sums, not an average of the monthly ratios)."""
+    names = queue_names(conn)
     rows = _rows(
         conn,
-        f"select coalesce(queue_name, queue_id, '(no queue)'), sum(cost), sum(billable_minutes) "
-        f"from {PER_MINUTE} where {_between(MONTH, period)} group by 1",
+        f"select queue_id, sum(true_cost), sum(rated_minutes) from {PER_MINUTE} "
+        f"where {_between('billing_period', period)} group by 1",
     )
     result = [
         {
-            "queue": q,
+            "queue": names.get(str(q), str(q)) if q is not None else "(no queue)",
+            "queue_id": q,
             "cost": _zero(cost),
             "minutes": _zero(minutes),
             "cost_per_minute": _zero(cost) / _zero(minutes) if minutes else None,
@@ -206,7 +232,7 @@ def margin_by_client(conn: Any, period: Period) -> list[dict[str, Any]]:
     rows = _rows(
         conn,
         f"select coalesce(client, '(no client)'), sum(revenue), sum(true_cost), sum(margin) "
-        f"from {REVENUE} where {_between(MONTH, period)} group by 1 order by 4 desc, 1",
+        f"from {REVENUE} where {_between('month', period)} group by 1 order by 4 desc, 1",
     )
     return [
         {"client": c, "revenue": _zero(r), "true_cost": _zero(t), "margin": _zero(m)}
@@ -219,10 +245,11 @@ def top_discrepancies(
 ) -> list[Discrepancy]:
     rows = _rows(
         conn,
-        f"select leg_id, cdr_id, carrier, invoice_id, expected_cost, billed_amount, variance, "
-        f"discrepancy_type from {RECON} "
-        f"where {_between(RECON_TIME, period)} and discrepancy_type <> 'none' "
-        f"order by abs(coalesce(variance, 0)) desc, leg_id, cdr_id limit {int(limit)}",
+        f"select leg_id, cdr_id, carrier, invoice_id, expected_amount, billed_amount, "
+        f"variance_amount, discrepancy_type from {RECON} "
+        f"where {_between('billing_period', period)} and discrepancy_type <> 'none' "
+        f"order by abs(coalesce(variance_amount, 0)) desc, reconciliation_id "
+        f"limit {int(limit)}",
     )
     return [
         Discrepancy(
@@ -237,12 +264,6 @@ def top_discrepancies(
         )
         for leg, cdr, carrier, invoice, expected, billed, variance, kind in rows
     ]
-
-
-def _month_trunc(conn: Any, column: str) -> str:
-    # `date_trunc('month', x)` is spelled alike on DuckDB and Postgres; cast to date so both
-    # drivers return a `date`.
-    return f"cast(date_trunc('month', {column}) as date)"
 
 
 def read(conn: Any, period: Period) -> ReportData:
