@@ -2,7 +2,8 @@
 
 One generic CSV (DESIGN.md) per carrier: one row per billed carrier-facing leg (a `voice` session
 with a `protocolCallId` on a `customer` or `external` participant), rated exactly with
-`rating.py` and `seeds/rate_cards.csv`, then a few percent of each discrepancy type injected.
+`rating.py` and `seeds/demo/demo_rate_cards.csv`, then a few percent of each discrepancy type
+injected.
 A ground-truth CSV labels every leg and every orphan CDR, so reconciliation can be checked.
 """
 
@@ -22,8 +23,9 @@ from genesys_sim import fake_pii
 from genesys_sim.catalog import EDGE_CARRIERS, _uuid
 from genesys_sim.shapes import iso_ms, parse_iso_ms
 
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
-DEFAULT_RATE_CARDS = SEEDS_DIR / "rate_cards.csv"
+# The demo's invented lookups; the product's own `seeds/*.csv` are the org's and never written here.
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds" / "demo"
+DEFAULT_RATE_CARDS = SEEDS_DIR / "demo_rate_cards.csv"
 
 CARRIER_PURPOSES = ("customer", "external")
 PRE_ANSWER_SEGMENTS = frozenset({"dialing", "contacting", "alert"})
@@ -186,8 +188,8 @@ def rate_for(
     return row
 
 
-def write_carrier_edges_seed(path: Path = SEEDS_DIR / "carrier_edges.csv") -> Path:
-    """`seeds/carrier_edges.csv` from the generator's fixed edges (in git; a test checks it)."""
+def write_carrier_edges_seed(path: Path = SEEDS_DIR / "demo_carrier_edges.csv") -> Path:
+    """`seeds/demo/demo_carrier_edges.csv` from the generator's fixed edges (in git; tested)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(("edge_id", "carrier"))
