@@ -38,12 +38,12 @@ segments as {{ not_materialized() }} (
     {{ conversation_batch_filter() }}
 ),
 
--- the PSTN side: acd, ivr and agent sessions carry call ids too, but no carrier bills them
+-- the PSTN side: acd, ivr and agent sessions carry call ids too, but no carrier bills them; a leg
+-- without a SIP Call-ID (Genesys recorded no `protocolCallId`) still costs money and stays a leg
 legs as (
     select *
     from sessions
     where media_type = 'voice'
-        and sip_call_id is not null
         and participant_purpose in ('customer', 'external')
 ),
 
@@ -134,8 +134,10 @@ joined as (
         legs.provider,
         legs.ani_last4,
         legs.ani_prefix,
+        legs.ani_org_number,
         legs.dnis_last4,
         legs.dnis_prefix,
+        legs.dnis_org_number,
 
         ---------- timestamps
         conversations.conversation_start,
