@@ -28,19 +28,16 @@ candidates as (
     from {{ ref('int_voice_leg_carrier_candidates') }}
 ),
 
--- a leg billed twice (duplicate CDR) takes the carrier of its earliest matched CDR
+-- the leg's CDR (`leg_cdr_rank` = 1); a second CDR of the same leg is a duplicate
 cdr_matches as (
     select
         matches.leg_id,
         matches.match_method,
-        cdrs.carrier,
-        row_number() over (
-            partition by matches.leg_id
-            order by cdrs.start_time, matches.cdr_id
-        ) as match_rank
+        cdrs.carrier
     from {{ ref('int_cdr_leg_matches') }} as matches
     inner join {{ ref('stg_carrier__cdrs') }} as cdrs
         on matches.cdr_id = cdrs.cdr_id
+    where matches.leg_cdr_rank = 1
 ),
 
 rate_rows as (
@@ -67,7 +64,6 @@ resolved as (
         on legs.leg_id = candidates.leg_id
     left join cdr_matches
         on legs.leg_id = cdr_matches.leg_id
-            and cdr_matches.match_rank = 1
 ),
 
 -- every prefix of the rated number, '' (the fallback) included: E.164 has at most 15 digits
