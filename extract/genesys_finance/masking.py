@@ -24,12 +24,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import unquote
 
 import yaml
 
 from genesys_finance.org_numbers import OrgNumbers
-from genesys_finance.settings import ConfigError, Settings
+from genesys_finance.settings import PROJECT_ROOT, ConfigError, Settings
 
 POLICY_ENV = "GENESYS_FINANCE_PII_POLICY"
 REDACTED = "REDACTED"
@@ -51,6 +50,14 @@ _COMPILE_ORDER = ("segment", "flow", "session", "attributes", "participant", "co
 _COMPILE_ORDER_ALL = _COMPILE_ORDER + ENTITY_KINDS
 
 _NON_DIGITS = re.compile(r"[^0-9]+")
+_ESCAPED_PLUS = re.compile(r"%2b", re.IGNORECASE)
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_VISUAL_SEPARATORS = re.compile(r"[-. ()]+")
+_E164 = re.compile(r"\+[0-9]+")
+
+# The rating prefix length is the dbt var `genesys_prefix_digits` (dbt_project.yml): one
+# definition, read here so that the prefix the extractor stores is the one the models expect.
+PREFIX_DIGITS_VAR = "genesys_prefix_digits"
 
 # An operation writes the masked form of `value` under `key` into `out` (or removes the key).
 Op = Callable[[dict[str, Any], str, Any], None]
@@ -61,7 +68,7 @@ class PiiPolicy:
     """The policy as read from YAML: level -> field -> action."""
 
     levels: dict[str, dict[str, str]]
-    prefix_digits: int = 4
+    prefix_digits: int  # from dbt_project.yml (`project_prefix_digits`), not the policy
     prefix_fields: frozenset[str] = frozenset({"ani", "dnis", "sessionDnis"})
     source: str = "pii_policy.yml"
     org_numbers: tuple[str, ...] = ()  # E.164 numbers of the org kept in clear (`org_numbers:`)
@@ -112,11 +119,26 @@ def _validated_levels(data: Mapping[str, Any], source: str) -> dict[str, dict[st
     return out
 
 
-def _prefix_digits(data: Mapping[str, Any], source: str, default: int) -> int:
-    value = data.get("prefix_digits", default)
+def project_prefix_digits(project_root: Path = PROJECT_ROOT) -> int:
+    """The dbt var `genesys_prefix_digits` of the dbt project: digits kept as a rating prefix."""
+    source = project_root / "dbt_project.yml"
+    try:
+        project = yaml.safe_load(source.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: cannot read the var {PREFIX_DIGITS_VAR} ({exc})") from exc
+    value = (project.get("vars") or {}).get(PREFIX_DIGITS_VAR)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 15:
-        raise ConfigError(f"PII policy {source}: prefix_digits must be an integer from 1 to 15")
+        raise ConfigError(f"{source}: vars.{PREFIX_DIGITS_VAR} must be an integer from 1 to 15")
     return value
+
+
+def _no_prefix_digits(data: Mapping[str, Any], source: str) -> None:
+    if "prefix_digits" in data:
+        raise ConfigError(
+            f"PII policy {source}: prefix_digits is no longer a policy setting; the rating prefix "
+            f"length is the dbt var {PREFIX_DIGITS_VAR} in dbt_project.yml (one definition for "
+            "the extractor and the models)"
+        )
 
 
 _E164_ENTRY = re.compile(r"\+[0-9]{5,15}")
@@ -140,7 +162,6 @@ def load_policy(path: Path | None = None) -> PiiPolicy:
     """The packaged default, with the file at `path` (if any) merged over it field by field."""
     base = _parse(default_policy_text(), "pii_policy.yml")
     levels = _validated_levels(base, "pii_policy.yml")
-    prefix_digits = _prefix_digits(base, "pii_policy.yml", 4)
     prefix_fields = base.get("prefix_fields") or []
     org_numbers = _org_numbers(base, "pii_policy.yml")
     source = "pii_policy.yml"
@@ -152,13 +173,17 @@ def load_policy(path: Path | None = None) -> PiiPolicy:
             raise ConfigError(f"PII policy {source}: cannot read ({exc.strerror})") from exc
         for level, fields in _validated_levels(override, source).items():
             levels.setdefault(level, {}).update(fields)
-        prefix_digits = _prefix_digits(override, source, prefix_digits)
+        _no_prefix_digits(override, source)
         prefix_fields = override.get("prefix_fields", prefix_fields)
         org_numbers += _org_numbers(override, source)  # the org's numbers add up
     if not isinstance(prefix_fields, list):
         raise ConfigError(f"PII policy {source}: prefix_fields must be a list of field names")
     return PiiPolicy(
-        levels, prefix_digits, frozenset(map(str, prefix_fields)), source, tuple(org_numbers)
+        levels,
+        project_prefix_digits(),
+        frozenset(map(str, prefix_fields)),
+        source,
+        tuple(org_numbers),
     )
 
 
@@ -188,18 +213,24 @@ def _redact(value: Any) -> Any:
 
 
 def _split_number(value: str) -> tuple[str, bool]:
-    """The dialable part of an address and whether it is E.164 (`+` after an optional tel:)."""
-    text = value.strip()
+    """The number inside an address, and whether it is E.164 (docs/internals.md, one rule with
+    the SQL macro `number_part` in macros/masking/masking.sql; a test compares them).
+
+    Surrounding spaces go. A `sip:`/`sips:` URI's number is its user part (up to the first `@`,
+    then up to the first `;`), where `%2B` reads `+` and other escapes are not part of it. A
+    `tel:` scheme is dropped and the number ends at its first `;` (`;ext=`, `;phone-context=`);
+    so does a bare number. It is E.164 when it is `+` and digits, visual separators aside.
+    """
+    text = value.strip(" ")
     scheme = text[:5].lower()
     if scheme.startswith(("sip:", "sips:")):
-        # The user part of a SIP URI: never treated as E.164 (no rating prefix).
-        user = text[text.index(":") + 1 :].split("@", 1)[0]
-        # Escapes such as %40 are not digits of the number.
-        return unquote(user.split(";", 1)[0]), False
-    if scheme.startswith("tel:"):
-        text = text[4:]
-    number = text.split(";", 1)[0].strip()
-    return number, number.startswith("+")
+        user = text[text.index(":") + 1 :].split("@", 1)[0].split(";", 1)[0]
+        number = _ESCAPE.sub("", _ESCAPED_PLUS.sub("+", user))
+    else:
+        if scheme.startswith("tel:"):
+            text = text[4:]
+        number = text.split(";", 1)[0]
+    return number, _E164.fullmatch(_VISUAL_SEPARATORS.sub("", number)) is not None
 
 
 class MaskedNumber(NamedTuple):
@@ -214,9 +245,11 @@ NO_ORG_NUMBERS = OrgNumbers()
 
 
 def mask_number(
-    value: str, org_numbers: OrgNumbers = NO_ORG_NUMBERS, prefix_digits: int = 4
+    value: str, org_numbers: OrgNumbers = NO_ORG_NUMBERS, prefix_digits: int | None = None
 ) -> MaskedNumber:
     """The masking rule for one number (docs/internals.md, "Where a number is masked").
+
+    `prefix_digits` defaults to the project's (`project_prefix_digits`); a `Masker` passes it.
 
     Only an E.164 number can be one of the org's numbers (pools and policy hold E.164 numbers):
     a national or SIP-user form of an org number is cut like any other, never kept by accident.
@@ -228,7 +261,14 @@ def mask_number(
     if not e164:
         return MaskedNumber(digits[-4:], None, None)
     org_number = digits if org_numbers.contains(digits) else None
+    if prefix_digits is None:
+        prefix_digits = _default_prefix_digits()
     return MaskedNumber(digits[-4:], digits[:prefix_digits], org_number)
+
+
+@functools.cache
+def _default_prefix_digits() -> int:
+    return project_prefix_digits()
 
 
 class Masker:

@@ -129,7 +129,9 @@ def test_protocol_call_id_is_the_keyed_hmac(example: dict[str, Any]) -> None:
         ("TEL:+1-555-555-0100;ext=12", ("0100", "1555")),
         ("tel:+34612345678", ("5678", "3461")),
         ("5555550100", ("0100", None)),  # bare national number: no prefix
-        ("sip:+15555550100@carrier.example;user=phone", ("0100", None)),
+        ("sip:+15555550100@carrier.example;user=phone", ("0100", "1555")),  # E.164 user part
+        ("sip:5550100;phone-context=+1317@carrier.example", ("0100", None)),
+        ("tel:+15555550100;ext=123", ("0100", "1555")),  # the extension is not the number
         ("sip:agent%40example.com@localhost", ("REDACTED", None)),
         ("anonymous", ("REDACTED", None)),
         ("", ("REDACTED", None)),
@@ -140,10 +142,11 @@ def test_mask_number(value: str, expected: tuple[str, str | None]) -> None:
     assert _masker().mask_number(value) == expected
 
 
-def test_prefix_digits_is_configurable(tmp_path: Path) -> None:
+def test_prefix_digits_is_not_a_policy_setting(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yml"
     policy.write_text("prefix_digits: 6\n")
-    assert _masker(policy).mask_number("tel:+34612345678") == ("5678", "346123")
+    with pytest.raises(ConfigError, match=r"genesys_prefix_digits in dbt_project\.yml"):
+        _masker(policy)
 
 
 # The org's pool +13175550100..+13175550199 and one DID of another country.
@@ -407,7 +410,6 @@ def test_policy_path_from_env_and_flag(tmp_path: Path) -> None:
     [
         ("levels:\n  session:\n    ani: scramble\n", r"session\.ani: unknown action 'scramble'"),
         ("levels:\n  sessions:\n    ani: redact\n", "unknown level 'sessions'"),
-        ("prefix_digits: 0\n", "prefix_digits"),
         ("levels: [1, 2]\n", "`levels` must be a mapping"),
         ("levels: {session: {ani: [\n", "not valid YAML"),
     ],
