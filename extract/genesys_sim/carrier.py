@@ -10,6 +10,7 @@ A ground-truth CSV labels every leg and every orphan CDR, so reconciliation can 
 from __future__ import annotations
 
 import csv
+import functools
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -19,12 +20,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from genesys_oracles.rating import (
+    NumberCarrierRule,
     RateCardRow,
     TimeBand,
     billable_seconds,
     find_rate,
     leg_cost,
+    number_carrier,
     rated_seconds,
+    read_number_carrier_rules,
     read_rate_card,
     read_time_bands,
 )
@@ -36,6 +40,7 @@ from genesys_sim.shapes import iso_ms, parse_iso_ms
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds" / "demo"
 DEFAULT_RATE_CARDS = SEEDS_DIR / "demo_rate_cards.csv"
 DEFAULT_TIME_BANDS = SEEDS_DIR / "demo_time_bands.csv"
+DEFAULT_DID_POOL_CARRIERS = SEEDS_DIR / "demo_did_pool_carriers.csv"
 
 CARRIER_PURPOSES = ("customer", "external")
 PRE_ANSWER_SEGMENTS = frozenset({"dialing", "contacting", "alert"})
@@ -205,6 +210,19 @@ def write_carrier_edges_seed(path: Path = SEEDS_DIR / "demo_carrier_edges.csv") 
 
 
 # -- legs -----------------------------------------------------------------------------------------
+@functools.cache
+def _number_rules(path: Path = DEFAULT_DID_POOL_CARRIERS) -> tuple[NumberCarrierRule, ...]:
+    return tuple(read_number_carrier_rules(path))
+
+
+def leg_carrier(direction: str, calling: str, called: str, edge_id: str) -> str:
+    """The carrier that bills a leg: the one serving the org's number on it (the dialled DID when
+    inbound, the presented caller id when outbound; `demo_did_pool_carriers`), else the Edge's."""
+    org_number = called if direction == "inbound" else calling
+    by_number = number_carrier(org_number, _number_rules(), (), {})
+    return by_number or EDGE_CARRIERS[edge_id]
+
+
 def _digits(address: str) -> str:
     return "".join(ch for ch in address if ch.isdigit())
 
@@ -226,13 +244,14 @@ def carrier_legs(conversation: dict[str, Any]) -> Iterator[Leg]:
                 continue
             answered = [g for g in segments if g["segmentType"] not in PRE_ANSWER_SEGMENTS]
             end_ms = max(parse_iso_ms(g["segmentEnd"]) for g in segments)
+            calling, called = _digits(s.get("ani", "")), _digits(s["dnis"])
             yield Leg(
                 conversation_id=conversation["conversationId"],
                 sip_call_id=s["protocolCallId"],
-                carrier=EDGE_CARRIERS[s["edgeId"]],
+                carrier=leg_carrier(s["direction"], calling, called, s["edgeId"]),
                 direction=s["direction"],
-                calling=_digits(s.get("ani", "")),
-                called=_digits(s["dnis"]),
+                calling=calling,
+                called=called,
                 answer_ms=parse_iso_ms(answered[0]["segmentStart"]) if answered else None,
                 end_ms=end_ms,
             )
