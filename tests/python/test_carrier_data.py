@@ -27,6 +27,7 @@ from genesys_sim.carrier import (
     carrier_legs,
     iter_legs,
     load_rate_card,
+    load_tariff,
     read_csv,
     write_cdr_files,
     write_genesys_voice_report,
@@ -116,10 +117,10 @@ def test_rate_card_columns_and_rules() -> None:
 
 
 def test_carrier_edges_and_time_bands_seeds() -> None:
-    edges = read_csv(SEEDS_DIR / "carrier_edges.csv")
+    edges = read_csv(SEEDS_DIR / "demo_carrier_edges.csv")
     assert {r["edge_id"]: r["carrier"] for r in edges} == EDGE_CARRIERS
     assert {r.carrier for r in load_rate_card()} == set(EDGE_CARRIERS.values())
-    bands = read_csv(SEEDS_DIR / "time_bands.csv")
+    bands = read_csv(SEEDS_DIR / "demo_time_bands.csv")
     assert bands and {"time_band", "timezone", "weekdays", "start_local", "end_local"} <= set(
         bands[0]
     )
@@ -128,10 +129,10 @@ def test_carrier_edges_and_time_bands_seeds() -> None:
 
 
 def test_seed_column_types_keep_money_decimal() -> None:
-    doc = yaml.safe_load((SEEDS_DIR / "_seeds.yml").read_text(encoding="utf-8"))
+    doc = yaml.safe_load((SEEDS_DIR.parent / "_seeds.yml").read_text(encoding="utf-8"))
     seeds = {s["name"]: s for s in doc["seeds"]}
-    assert set(seeds) == {"rate_cards", "time_bands", "carrier_edges"}
-    types = seeds["rate_cards"]["config"]["column_types"]
+    assert {"rate_cards", "time_bands", "carrier_edges"} <= set(seeds)
+    types = seeds["demo_rate_cards"]["config"]["column_types"]
     assert set(types) == set(RATE_CARD_COLUMNS)
     assert types["rate_per_minute"].startswith("decimal") and types["connection_fee"].startswith(
         "decimal"
@@ -209,7 +210,7 @@ def test_every_discrepancy_type_present(truth: list[dict[str, str]]) -> None:
 def test_correct_rows_bill_exactly_per_rating(
     truth: list[dict[str, str]], cdr_rows: list[dict[str, str]]
 ) -> None:
-    card = load_rate_card()
+    tariff = load_tariff()
     clean = {r["sip_call_id"] for r in truth if r["discrepancy_type"] in ("none", "orphan_cdr")}
     rates_seen: set[tuple[str, Decimal]] = set()
     checked = 0
@@ -217,7 +218,8 @@ def test_correct_rows_bill_exactly_per_rating(
         if row["sip_call_id"] not in clean:
             continue
         rate = find_rate(
-            card,
+            tariff.card,
+            tariff.bands,
             row["carrier"],
             row["direction"],
             _digits(row["called_number"]),
@@ -247,7 +249,7 @@ def test_correct_rows_bill_exactly_per_rating(
 def test_ground_truth_matches_generator_legs(
     gen: ConversationGenerator, truth: list[dict[str, str]]
 ) -> None:
-    card = load_rate_card()
+    tariff = load_tariff()
     legs = {leg.sip_call_id: leg for leg in iter_legs(gen, START, END)}
     by_id = {r["sip_call_id"]: r for r in truth}
     assert set(legs) == {k for k, r in by_id.items() if r["discrepancy_type"] != "orphan_cdr"}
@@ -259,7 +261,8 @@ def test_ground_truth_matches_generator_legs(
             assert row["expected_amount"] == "0.000000" and row["cdr_rows"] == "0"
             continue
         rate = find_rate(
-            card,
+            tariff.card,
+            tariff.bands,
             leg.carrier,
             leg.direction,
             leg.called,

@@ -192,7 +192,7 @@ def test_leg_durations_match_python_walk(built: dict[str, Any]) -> None:
     expected = raw_loader.expected_flattening(masked)["legs"]
     rows = raw_loader.fetch(
         settings,
-        "select conversation_id, session_id, duration_ms, is_ongoing, participant_purpose "
+        "select conversation_id, session_id, answered_duration_ms, is_ongoing, participant_purpose "
         "from intermediate.int_voice_legs",
     )
     got = {(r[0], r[1]): r[2] for r in rows}

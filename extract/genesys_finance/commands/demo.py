@@ -105,7 +105,9 @@ def run(args: argparse.Namespace) -> int:
             step("CDRs " + report.summary())
 
     step("dbt build (seeds, models, tests) ...")
-    result = run_dbt(settings, ["build"], check=False, stream=True)
+    # the demo rates with its own invented lookups (seeds/demo/), never an org's
+    demo_lookups = "{genesys_finance_use_demo_lookups: true}"
+    result = run_dbt(settings, ["build", "--vars", demo_lookups], check=False, stream=True)
     if not result.ok:
         print(f"demo: dbt build failed after {result.seconds:.0f} s", file=sys.stderr)
         return 1
