@@ -46,8 +46,8 @@ def chromium_path() -> str:
 
 @contextmanager
 def browser_page(width: int = 1400, height: int = 900) -> Iterator[Any]:
-    """A fresh page of headless Chromium whose console errors, page errors and network requests
-    are recorded on `page.errors` and `page.requests`."""
+    """A fresh page of headless Chromium recording uncaught script errors (`page.errors`),
+    console errors (`page.console_errors`) and every request it made (`page.requests`)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
@@ -55,14 +55,16 @@ def browser_page(width: int = 1400, height: int = 900) -> Iterator[Any]:
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
             errors: list[str] = []
+            console_errors: list[str] = []
             requests: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             page.on(
                 "console",
-                lambda msg: errors.append(msg.text) if msg.type == "error" else None,
+                lambda msg: console_errors.append(msg.text) if msg.type == "error" else None,
             )
             page.on("request", lambda req: requests.append(req.url))
             page.errors = errors
+            page.console_errors = console_errors
             page.requests = requests
             yield page
         finally:
