@@ -119,8 +119,8 @@ def run(args: argparse.Namespace) -> int:
         f"\nReport: {written.path}\n"
         f"The warehouse is {duckdb_path}.\n"
         f"Ground truth of the injected billing discrepancies: {files.ground_truth_path}\n"
-        "Docs for lineage review: make docs "
-        f"(GENESYS_FINANCE_DUCKDB={duckdb_path} genesys-finance build --docs)."
+        "Docs for lineage review: make docs (or GENESYS_FINANCE_DEMO_LOOKUPS=true "
+        f"GENESYS_FINANCE_DUCKDB={duckdb_path} genesys-finance build --docs)."
     )
     return 0
 
