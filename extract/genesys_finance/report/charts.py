@@ -80,8 +80,12 @@ def cost_per_minute_by_queue(data: ReportData) -> Any:
         alt.Chart(alt.Data(values=_plain(rows)))
         .mark_bar()
         .encode(
-            x=alt.X("cost_per_minute:Q", title="cost per billable minute"),
-            y=alt.Y("queue:N", title=None, sort="-x"),
+            x=alt.X(
+                "cost_per_minute:Q",
+                title="cost per billable minute",
+                axis=alt.Axis(format=".3f", tickCount=6),
+            ),
+            y=alt.Y("queue:N", title=None, sort="-x", axis=alt.Axis(labelLimit=240)),
             tooltip=["queue:N", "cost_per_minute:Q", "minutes:Q", "cost:Q"],
         )
         .properties(width=WIDTH, height=max(HEIGHT // 2, 18 * len(rows)))
@@ -98,7 +102,7 @@ def margin_by_client(data: ReportData) -> Any:
         .mark_bar()
         .encode(
             x=alt.X("margin:Q", title="margin (revenue - true cost)"),
-            y=alt.Y("client:N", title=None, sort="-x"),
+            y=alt.Y("client:N", title=None, sort="-x", axis=alt.Axis(labelLimit=240)),
             color=alt.condition("datum.margin < 0", alt.value("#c0392b"), alt.value("#2e86c1")),
             tooltip=["client:N", "revenue:Q", "true_cost:Q", "margin:Q"],
         )

@@ -41,6 +41,12 @@ def number(value: Decimal | None) -> str:
     return f"{value.quantize(Decimal('0.1'), ROUND_HALF_UP):,}"
 
 
+def short_id(value: str | None, keep: int = 12) -> str:
+    if not value:
+        return "—"
+    return value if len(value) <= keep else value[:keep] + "…"
+
+
 def figures(data: ReportData) -> list[Figure]:
     h = data.headline
     items = (
@@ -63,7 +69,7 @@ def render(data: ReportData, charts: list[Chart], target: str) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(money=money, rate=rate, number=number)
+    env.filters.update(money=money, rate=rate, number=number, short_id=short_id)
     context: dict[str, Any] = {
         "period": data.period,
         "target": target,
