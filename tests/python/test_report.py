@@ -135,7 +135,8 @@ def test_figures_equal_the_marts(built: Settings, tmp_path: Path) -> None:
     # Without --start/--end the report covers every month: sums over whole marts.
     legs = one(built, "select sum(expected_cost), count(*) from finance.fct_voice_leg_costs")
     recon = one(
-        built, "select sum(billed_amount), sum(variance) from finance.fct_billing_reconciliation"
+        built,
+        "select sum(billed_amount), sum(variance_amount) from finance.fct_billing_reconciliation",
     )
     revenue = one(built, "select sum(revenue), sum(margin) from finance.fct_revenue_attribution")
     assert legs[1] > 0, "the build produced no legs: the test would prove nothing"
@@ -154,8 +155,8 @@ def test_discrepancies_equal_the_marts(built: Settings, tmp_path: Path) -> None:
     assert status == 0
     by_type = raw_loader.fetch(
         built,
-        "select discrepancy_type, count(*), sum(variance) from finance.fct_billing_reconciliation "
-        "where discrepancy_type <> 'none' group by 1",
+        "select discrepancy_type, count(*), sum(variance_amount) "
+        "from finance.fct_billing_reconciliation where discrepancy_type <> 'none' group by 1",
     )
     assert by_type, "the simulator injects discrepancies: none reached the mart"
     shown = {
@@ -172,7 +173,7 @@ def test_discrepancies_equal_the_marts(built: Settings, tmp_path: Path) -> None:
     assert variances == sorted(variances, reverse=True)
     largest = one(
         built,
-        "select max(abs(coalesce(variance, 0))) from finance.fct_billing_reconciliation "
+        "select max(abs(coalesce(variance_amount, 0))) from finance.fct_billing_reconciliation "
         "where discrepancy_type <> 'none'",
     )[0]
     assert variances[0] == money(largest)
@@ -182,7 +183,8 @@ def test_discrepancies_equal_the_marts(built: Settings, tmp_path: Path) -> None:
         )
         mart = raw_loader.fetch(
             built,
-            f"select variance from finance.fct_billing_reconciliation where {key} = '{column}'",
+            "select variance_amount from finance.fct_billing_reconciliation "
+            f"where {key} = '{column}'",
         )
         assert money(row["data-variance"] or None) in [money(v) for (v,) in mart]
 
