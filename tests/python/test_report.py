@@ -50,7 +50,7 @@ def build_with_run(settings: Settings, work: Path, months: tuple[date, date]) ->
 
     start, end = months
     config = SimulatorConfig(
-        seed=11,
+        seed=7,  # the demo seed: the demo client contracts name its queue ids
         start=start,
         end=end,
         conversations_per_day=12,
@@ -67,7 +67,7 @@ def build_with_run(settings: Settings, work: Path, months: tuple[date, date]) ->
             mp.setenv("GENESYS_LOGIN_URL", sim.base_url)
             mp.setenv("GENESYS_CLIENT_ID", "sim-client")
             mp.setenv("GENESYS_CLIENT_SECRET", "sim-secret")
-            files = write_cdr_files(sim.generator, start, end, work / "cdrs", seed=11)
+            files = write_cdr_files(sim.generator, start, end, work / "cdrs", seed=7)
             status = cli.main(
                 [
                     "run",
@@ -206,7 +206,14 @@ def test_period_is_whole_months(built: Settings, tmp_path: Path) -> None:
         "where month < cast('2024-05-01' as date)",
     )
     assert money(april[0]) > 0, "April has revenue: leaving it out must change the figure"
-    assert figures(page)["revenue"] == money(revenue[0])
+    billed = one(
+        built,
+        "select sum(billed_amount) from finance.fct_billing_reconciliation "
+        "where billing_period = cast('2024-05-01' as date)",
+    )
+    shown = figures(page)
+    assert shown["revenue"] == money(revenue[0])
+    assert shown["billed"] == money(billed[0])
 
 
 def test_page_is_self_contained(built: Settings, tmp_path: Path) -> None:
