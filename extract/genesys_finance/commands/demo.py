@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--months", type=int, default=12, help="full calendar months before this one (default 12)"
     )
     parser.add_argument(
-        "--conversations-per-day", type=int, default=200, help="simulated volume (default 200)"
+        "--conversations-per-day", type=int, default=100, help="simulated volume (default 100)"
     )
 
 
@@ -97,12 +98,17 @@ def run(args: argparse.Namespace) -> int:
         summary = run_extract(settings, start, end, ExtractOptions(poll_initial_s=0.5))
         step(summary.line())
 
+        step("the simulated carriers bill the period: writing their CDR files ...")
+        began = time.monotonic()
         files = write_cdr_files(
             sim.generator, start, end, duckdb_path.parent / "cdrs", seed=args.seed
         )
         reports = load_cdr_files(settings, files.cdr_paths, "generic")
         for report in reports:
             step("CDRs " + report.summary())
+        rows = sum(report.rows_read for report in reports)
+        took = time.monotonic() - began
+        step(f"{rows:,} CDRs written and loaded in {took:.0f} s ({rows / max(took, 1e-9):,.0f}/s)")
 
     step("dbt build (seeds, models, tests) ...")
     # the demo rates with its own invented lookups (seeds/demo/), never an org's
@@ -133,8 +139,6 @@ class _Report:
 
 
 def _write_report(settings: Settings, out: Path, start: date, end: date) -> _Report:
-    import time
-
     from genesys_finance.report import summary, write_report
 
     began = time.monotonic()
