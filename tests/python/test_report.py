@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
@@ -261,3 +261,23 @@ def test_every_command_help_has_an_example(name: str, capsys: pytest.CaptureFixt
     assert "examples:" in out
     example = out.split("examples:", 1)[1]
     assert f"genesys-finance {name}" in example
+
+
+def test_summary_names_the_costliest_queues(
+    built: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _ = write_report(built, tmp_path / "report.html")
+    assert status == 0
+    out = capsys.readouterr().out
+    per_queue = raw_loader.fetch(
+        built,
+        "select queue_id, sum(true_cost), sum(rated_minutes) from finance.fct_billing_per_minute "
+        "group by queue_id having sum(rated_minutes) > 0",
+    )
+    ratios = sorted((money(cost) / money(minutes) for _, cost, minutes in per_queue), reverse=True)
+    assert len(ratios) >= 5
+    printed = [
+        Decimal(m.group(1)) for m in re.finditer(r"^\s{4}.+?\s([\d,.]+) / min", out, re.MULTILINE)
+    ]
+    assert printed == [r.quantize(Decimal("0.0001"), ROUND_HALF_UP) for r in ratios[:5]]
+    assert "Finance summary" in out and "Report: " in out
