@@ -43,8 +43,7 @@ from genesys_sim.generator import ConversationGenerator
 
 SEED = 13
 # US DST starts 2024-03-10, UK DST 2024-03-31; 31 March -> 1 April is a month end.
-DAYS = (date(2024, 3, 8), date(2024, 3, 10), date(2024, 3, 11), date(2024, 3, 29), date(2024, 3, 31),
-        date(2024, 4, 1))  # fmt: skip
+DAYS = tuple(date(2024, m, d) for m, d in ((3, 8), (3, 10), (3, 11), (3, 29), (3, 31), (4, 1)))
 PER_DAY = 2400
 UNKNOWN_EDGE = "ed000000-0000-4000-8000-00000000ffff"
 UNMAPPED_ORG_NUMBER = "34915550199"  # an org DID (kept in clear) that no did_pool_carriers row maps
@@ -113,9 +112,12 @@ def rated(
     settings = make_settings(target, tmp_path, _postgres(pg_name) if pg_name else None)
     try:
         gen = ConversationGenerator(
-            seed=SEED, start=DAYS[0], end=date(2024, 4, 5), conversations_per_day=PER_DAY,
+            seed=SEED,
+            start=DAYS[0],
+            end=date(2024, 4, 5),
+            conversations_per_day=PER_DAY,
             now=datetime(2024, 4, 20, tzinfo=UTC),
-        )  # fmt: skip
+        )
         conversations = [c for day in DAYS for c in gen.conversations_for_day(day)]
         for i in range(0, len(conversations), UNRESOLVED_EVERY):
             conversations[i] = _unresolvable(conversations[i])
@@ -126,8 +128,9 @@ def rated(
         )
         cdr_paths: list[Path] = []
         for day in DAYS:
-            files = write_cdr_files(gen, day, date.fromordinal(day.toordinal() + 1),
-                                    tmp_path / "cdrs", seed=SEED)  # fmt: skip
+            files = write_cdr_files(
+                gen, day, date.fromordinal(day.toordinal() + 1), tmp_path / "cdrs", seed=SEED
+            )
             cdr_paths += files.cdr_paths
         load_cdr_files(settings, cdr_paths, "generic", masker)
         target_path = tmp_path / "target"
@@ -147,8 +150,17 @@ def oracle_prices(settings: Settings, default_carrier: str | None = None) -> dic
     rules = read_number_carrier_rules(SEEDS_DIR / "demo_did_pool_carriers.csv")
     edges = {r["edge_id"]: r["carrier"] for r in read_csv(SEEDS_DIR / "demo_carrier_edges.csv")}
     out: dict[str, RatedLeg] = {}
-    for (leg_id, direction, start, duration, dnis_org, dnis_prefix, ani_org, edge,
-         cdr_carrier) in raw_loader.fetch(settings, LEG_INPUTS):  # fmt: skip
+    for (
+        leg_id,
+        direction,
+        start,
+        duration,
+        dnis_org,
+        dnis_prefix,
+        ani_org,
+        edge,
+        cdr_carrier,
+    ) in raw_loader.fetch(settings, LEG_INPUTS):
         org = dnis_org if direction == "inbound" else ani_org
         carrier, source = resolve_carrier(
             cdr_carrier, number_carrier(org, rules, (), {}), edges.get(edge), default_carrier
@@ -208,8 +220,14 @@ def test_dataset_exercises_the_rules(rated: dict[str, Any]) -> None:
     )
     sources = Counter(r[0] for r in rows)
     assert {"cdr", "number", "edge"} <= set(sources), sources
-    assert {r[2] for r in rows} >= {"us_peak", "us_offpeak", "us_weekend", "uk_peak", "uk_offpeak",
-                                   "uk_weekend"}  # fmt: skip
+    assert {r[2] for r in rows} >= {
+        "us_peak",
+        "us_offpeak",
+        "us_weekend",
+        "uk_peak",
+        "uk_offpeak",
+        "uk_weekend",
+    }
     assert any(r[3] == 0 and r[4] == Decimal("0") for r in rows), "never-answered legs cost 0"
     assert any(r[5] and r[5] > 0 and r[4] and r[4] > 0 for r in rows), "connection fees charged"
     statuses = Counter(r[1] for r in rows)
@@ -231,22 +249,38 @@ def test_default_carrier_resolves_the_rest(rated: dict[str, Any]) -> None:
     """With var `genesys_finance_default_carrier`, the legs nothing else resolves take it (and
     are priced like the oracle prices them); the others keep their own source."""
     settings = rated["settings"]
-    before = Counter(r[0] for r in raw_loader.fetch(
-        settings, "select carrier_source from finance.fct_voice_leg_costs"))  # fmt: skip
+    before = Counter(
+        r[0]
+        for r in raw_loader.fetch(
+            settings, "select carrier_source from finance.fct_voice_leg_costs"
+        )
+    )
     run_dbt(
         settings,
-        ["run", "--select", "int_voice_leg_carrier_candidates+", "--vars",
-         "{genesys_finance_default_carrier: atlantic_carrier}"],
+        [
+            "run",
+            "--select",
+            "int_voice_leg_carrier_candidates+",
+            "--vars",
+            "{genesys_finance_default_carrier: atlantic_carrier}",
+        ],
         target_path=rated["target_path"],
-    )  # fmt: skip
+    )
     try:
-        after = Counter(r[0] for r in raw_loader.fetch(
-            settings, "select carrier_source from finance.fct_voice_leg_costs"))  # fmt: skip
+        after = Counter(
+            r[0]
+            for r in raw_loader.fetch(
+                settings, "select carrier_source from finance.fct_voice_leg_costs"
+            )
+        )
         assert after["default"] == before[None] > 0
         assert after[None] == 0
         assert all(after[s] == before[s] for s in ("cdr", "number", "edge"))
         bad = differing(settings, default_carrier="atlantic_carrier")
         assert not bad, f"{len(bad)} legs differ, e.g. {bad[:3]}"
     finally:
-        run_dbt(settings, ["run", "--select", "int_voice_leg_carrier_candidates+"],
-                target_path=rated["target_path"])  # fmt: skip
+        run_dbt(
+            settings,
+            ["run", "--select", "int_voice_leg_carrier_candidates+"],
+            target_path=rated["target_path"],
+        )
