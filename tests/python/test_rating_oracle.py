@@ -48,7 +48,15 @@ PER_DAY = 2400
 UNKNOWN_EDGE = "ed000000-0000-4000-8000-00000000ffff"
 UNMAPPED_ORG_NUMBER = "34915550199"  # an org DID (kept in clear) that no did_pool_carriers row maps
 UNRESOLVED_EVERY = 250  # one conversation in N gets the unknown Edge and the unmapped number
-BUILD = ["build", "--indirect-selection", "cautious", "--select", "+fct_voice_leg_costs"]
+BUILD = [
+    "build",
+    "--indirect-selection",
+    "cautious",
+    "--select",
+    "+fct_voice_leg_costs",
+    "did_pool_carriers",
+    "carrier_edges",
+]
 
 LEG_INPUTS = """
     select legs.leg_id, legs.direction, legs.billing_start, legs.answered_duration_ms,
