@@ -44,9 +44,9 @@ def test_banded_rows_cover_every_hour_exactly_once() -> None:
     for start in (datetime(2024, 3, 7, tzinfo=UTC), datetime(2024, 3, 28, tzinfo=UTC)):
         for step in range(7 * 24 * 4):
             at = start + timedelta(minutes=15 * step)
-            for version, names in groups.items():
+            for card_version, names in groups.items():
                 holding = [n for n in names if bands[n].holds(at)]
-                assert len(holding) == 1, (version, at, holding)
+                assert len(holding) == 1, (card_version, at, holding)
 
 
 def test_demo_number_ranges_hold_only_company_numbers() -> None:
