@@ -21,6 +21,7 @@ import orjson
 
 from genesys_finance import warehouse
 from genesys_finance.settings import Settings
+from genesys_oracles.voice_legs import voice_legs
 
 CONVERSATION_COLUMNS = (
     "conversation_id",
@@ -290,7 +291,6 @@ def load_dimensions(
 
 # --- expectations: a plain Python walk of the same payloads -------------------------------------
 
-PRE_ANSWER = ("dialing", "contacting", "alert")
 COMPLETE_VARIANTS = {
     "tActiveCallback": "tActiveCallbackComplete",
     "tCoaching": "tCoachingComplete",
@@ -301,19 +301,14 @@ COMPLETE_VARIANTS = {
 }
 
 
-def _ms(value: str) -> int:
-    parsed = _ts(value)
-    assert parsed is not None
-    return round(parsed.timestamp() * 1000)
-
-
 def metric_column(name: str) -> str:
     snake = re.sub("([A-Z])", r"_\1", name).lower()
     return snake + ("_ms" if name.startswith("t") else "")
 
 
 def expected_flattening(conversations: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Counts, per-session metric totals and leg durations, computed from masked payloads."""
+    """Counts, per-session metric totals and leg answered durations (the `voice_legs` oracle),
+    computed from masked payloads."""
     out: dict[str, Any] = {
         "conversations": len(conversations),
         "participants": 0,
@@ -324,7 +319,6 @@ def expected_flattening(conversations: Sequence[dict[str, Any]]) -> dict[str, An
         "legs": {},
     }
     for conv in conversations:
-        ended = "conversationEnd" in conv
         for participant in conv.get("participants", []):
             out["participants"] += 1
             for session in participant.get("sessions", []):
@@ -341,26 +335,8 @@ def expected_flattening(conversations: Sequence[dict[str, Any]]) -> dict[str, An
                         totals[base] = totals.pop(complete)
                 key = (conv["conversationId"], session["sessionId"])
                 out["session_metrics"][key] = {metric_column(k): v for k, v in totals.items()}
-                if (
-                    session.get("mediaType") == "voice"
-                    and session.get("protocolCallId")
-                    and participant.get("purpose") in ("customer", "external")
-                ):
-                    open_segment = any("segmentEnd" not in s for s in segments)
-                    answered = [
-                        _ms(s["segmentStart"])
-                        for s in segments
-                        if s.get("segmentType") not in PRE_ANSWER
-                    ]
-                    ends = [_ms(s["segmentEnd"]) for s in segments if "segmentEnd" in s]
-                    duration: int | None
-                    if not ended or open_segment:
-                        duration = None
-                    elif not answered:
-                        duration = 0
-                    else:
-                        duration = max(ends) - min(answered)
-                    out["legs"][key] = duration
+        for leg in voice_legs(conv):
+            out["legs"][(leg.conversation_id, leg.session_id)] = leg.answered_duration_ms
     return out
 
 

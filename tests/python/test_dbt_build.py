@@ -18,6 +18,7 @@ import raw_loader
 from conftest import HMAC_TEST_KEY, REFERENCE_DIR, _admin_connect, _admin_pg, make_settings
 from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.settings import PostgresSettings, Settings
+from genesys_oracles.voice_legs import epoch_ms, voice_legs
 
 
 def _reference_conversations() -> list[dict[str, Any]]:
@@ -200,6 +201,24 @@ def test_leg_durations_match_python_walk(built: dict[str, Any]) -> None:
     assert any(r[3] for r in rows), "expected at least one ongoing leg"
     assert all(r[2] is None for r in rows if r[3])
     assert {r[4] for r in rows} <= {"customer", "external"}
+
+
+def test_leg_billing_start_matches_the_oracle(built: dict[str, Any]) -> None:
+    """The billing start: the answer instant, the leg's start when it was never answered."""
+    settings, masked = built["settings"], built["masked"]
+    expected = {
+        (leg.conversation_id, leg.session_id): leg.billing_start_ms
+        for conv in masked
+        for leg in voice_legs(conv)
+    }
+    rows = raw_loader.fetch(
+        settings,
+        "select conversation_id, session_id, billing_start, answered_at "
+        "from intermediate.int_voice_legs",
+    )
+    got = {(r[0], r[1]): None if r[2] is None else epoch_ms(r[2].isoformat()) for r in rows}
+    assert got == expected
+    assert any(r[3] is None and r[2] is not None for r in rows), "a never-answered leg"
 
 
 def test_types_are_exact(built: dict[str, Any]) -> None:
