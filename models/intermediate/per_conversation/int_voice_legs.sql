@@ -123,6 +123,8 @@ joined as (
         legs.ani_prefix,
         legs.dnis_last4,
         legs.dnis_prefix,
+        legs.ani_org_number,
+        legs.dnis_org_number,
 
         ---------- timestamps
         conversations.conversation_start,

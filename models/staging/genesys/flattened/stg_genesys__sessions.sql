@@ -90,6 +90,10 @@ renamed as (
             {{ json_text('session', 'sessionDnisPrefix') }},
             {{ e164_or_null(json_text('session', 'sessionDnis')) }}
         ) as session_dnis_prefix,
+        ---------- the org's own numbers, in clear (not PII): E.164 digits, else NULL
+        {{ json_text('session', 'ani') }} as ani_org_number,
+        {{ json_text('session', 'dnis') }} as dnis_org_number,
+        {{ json_text('session', 'sessionDnis') }} as session_dnis_org_number,
         {{ json_text('session', 'remote') }} as remote,
 
         ---------- flow
