@@ -32,6 +32,7 @@ from genesys_oracles.rating import (
     read_rate_card,
     read_time_bands,
 )
+from genesys_oracles.voice_legs import voice_legs
 from genesys_sim import fake_pii
 from genesys_sim.catalog import EDGE_CARRIERS, _uuid, build_catalog
 from genesys_sim.shapes import iso_ms, parse_iso_ms
@@ -58,8 +59,6 @@ _CONTRACTS = (
     ("Initech", None, "Sales", "2023-01-01", "", "0.12000000", 60, 60),
 )
 
-CARRIER_PURPOSES = ("customer", "external")
-PRE_ANSWER_SEGMENTS = frozenset({"dialing", "contacting", "alert"})
 GENERIC_COLUMNS = (
     "carrier", "sip_call_id", "start_time", "end_time", "billed_seconds", "calling_number",
     "called_number", "direction", "rate_per_minute", "billed_amount", "currency", "invoice_id",
@@ -279,31 +278,26 @@ def _digits(address: str) -> str:
 def carrier_legs(conversation: dict[str, Any]) -> Iterator[Leg]:
     """Completed carrier-facing legs of a conversation (legs with an open segment are skipped).
 
-    Duration: first answered segment start (pre-answer dialing/contacting/alert excluded) to the
-    last segment end; a leg with no answered segment is never answered (no CDR, cost 0).
+    Which legs, their answer instant and end: the tests' oracle `genesys_oracles.voice_legs`
+    (a leg with no answered segment is never answered: no CDR, cost 0).
     """
-    for p in conversation["participants"]:
-        if p.get("purpose") not in CARRIER_PURPOSES:
+    for leg in voice_legs(conversation):
+        if leg.segment_count == 0 or leg.open_segment_count or leg.end_ms is None:
             continue
-        for s in p["sessions"]:
-            if s.get("mediaType") != "voice" or "protocolCallId" not in s:
-                continue
-            segments = s["segments"]
-            if not segments or any("segmentEnd" not in g for g in segments):
-                continue
-            answered = [g for g in segments if g["segmentType"] not in PRE_ANSWER_SEGMENTS]
-            end_ms = max(parse_iso_ms(g["segmentEnd"]) for g in segments)
-            calling, called = _digits(s.get("ani", "")), _digits(s["dnis"])
-            yield Leg(
-                conversation_id=conversation["conversationId"],
-                sip_call_id=s["protocolCallId"],
-                carrier=leg_carrier(s["direction"], calling, called, s["edgeId"]),
-                direction=s["direction"],
-                calling=calling,
-                called=called,
-                answer_ms=parse_iso_ms(answered[0]["segmentStart"]) if answered else None,
-                end_ms=end_ms,
-            )
+        s = leg.session
+        if "protocolCallId" not in s:  # the simulator's carriers bill by Call-ID
+            continue
+        calling, called = _digits(s.get("ani", "")), _digits(s["dnis"])
+        yield Leg(
+            conversation_id=leg.conversation_id,
+            sip_call_id=s["protocolCallId"],
+            carrier=leg_carrier(s["direction"], calling, called, s["edgeId"]),
+            direction=s["direction"],
+            calling=calling,
+            called=called,
+            answer_ms=leg.answered_ms,
+            end_ms=leg.end_ms,
+        )
 
 
 def iter_legs(generator: _Generator, start: date, end: date) -> Iterator[Leg]:

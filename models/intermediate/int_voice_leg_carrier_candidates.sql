@@ -23,17 +23,12 @@ legs as (
 ),
 
 did_pools as (
-    select
-        did_pool_id,
-        replace(start_phone_number, '+', '') as start_number,
-        replace(end_phone_number, '+', '') as end_number
+    select did_pool_id, start_number, end_number
     from {{ ref('stg_genesys__did_pools') }}
 ),
 
 dids as (
-    select
-        replace(phone_number, '+', '') as phone_number,
-        did_pool_id
+    select did_number as phone_number, did_pool_id
     from {{ ref('stg_genesys__dids') }}
     where did_pool_id is not null
 ),
