@@ -1,4 +1,10 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_conversations',
+        on_schema_change='fail',
+    )
+}}
 
 -- Every carrier-facing leg of `int_voice_legs`, with its carrier and its expected cost by the
 -- DESIGN.md rating rule:
@@ -16,12 +22,14 @@
 -- A time band holds a local instant when the instant's own local weekday is listed and its local
 -- time of day is in [start, end), or, for a band whose end is at or before its start, in
 -- [start, 24:00) or [00:00, end) of that same weekday.
+--
+-- Incremental, per conversation (`replace_conversations`): a run re-rates the conversations extracted
+-- since the last run, and those with a leg whose CDR (carrier or match method) is not the one rated
+-- last time (new CDR files, a match that became ambiguous). Lookups (rate cards, bands, DID carriers,
+-- Edges, contracts) and DID pools are not watched: after changing one, build with `--full-refresh`.
 
 with
 
-legs as (
-    select * from {{ ref('int_voice_legs') }}
-),
 
 candidates as (
     select leg_id, carrier_hint, carrier_hint_source
@@ -38,6 +46,46 @@ cdr_matches as (
     inner join {{ ref('stg_carrier__cdrs') }} as cdrs
         on matches.cdr_id = cdrs.cdr_id
     where matches.leg_cdr_rank = 1
+),
+
+{% if is_incremental() %}
+-- legs whose CDR carrier or match method differs from what this model rated them with
+held_cdr_legs as (
+    select leg_id, carrier, match_method
+    from {{ this }}
+    where carrier_source = 'cdr'
+),
+
+rematched_legs as (
+    select coalesce(cdr_matches.leg_id, held_cdr_legs.leg_id) as leg_id
+    from cdr_matches
+    full outer join held_cdr_legs
+        on cdr_matches.leg_id = held_cdr_legs.leg_id
+    where cdr_matches.leg_id is null
+        or held_cdr_legs.leg_id is null
+        or cdr_matches.carrier <> held_cdr_legs.carrier
+        or cdr_matches.match_method <> held_cdr_legs.match_method
+),
+
+batch_conversations as (
+    select conversation_id
+    from {{ ref('int_voice_legs') }}
+    {{ conversation_batch_filter() }}
+    union
+    select all_legs.conversation_id
+    from {{ ref('int_voice_legs') }} as all_legs
+    inner join rematched_legs
+        on all_legs.leg_id = rematched_legs.leg_id
+),
+{% endif %}
+
+legs as (
+    select * from {{ ref('int_voice_legs') }}
+    {% if is_incremental() -%}
+    where conversation_id in (select batch_conversations.conversation_id from batch_conversations)
+    {%- else -%}
+    {%- do conversation_batch() -%}
+    {%- endif %}
 ),
 
 rate_rows as (
@@ -233,10 +281,10 @@ final as (
         ---------- seconds and cost
         cast(billable_seconds as bigint) as billable_seconds,
         cast(rated_seconds as bigint) as rated_seconds,
-        case
+        cast(case
             when rating_status = 'rated'
                 then {{ leg_cost('rated_seconds', 'rate_per_minute', 'connection_fee') }}
-        end as expected_cost,
+        end as {{ type_money() }}) as expected_cost,
 
         ---------- attribution keys
         queue_id,

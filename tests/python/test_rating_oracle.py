@@ -23,7 +23,7 @@ import pytest
 
 import raw_loader
 from conftest import _admin_connect, _admin_pg, make_settings
-from genesys_finance.cdrs import load_cdr_files
+from genesys_finance.cdr.files import load_cdr_files
 from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
