@@ -32,7 +32,10 @@ with
 
 
 candidates as (
-    select leg_id, carrier_hint, carrier_hint_source
+    select
+        leg_id,
+        carrier_hint,
+        carrier_hint_source
     from {{ ref('int_voice_leg_carrier_candidates') }}
 ),
 
@@ -82,9 +85,9 @@ batch_conversations as (
 legs as (
     select * from {{ ref('int_voice_legs') }}
     {% if is_incremental() -%}
-    where conversation_id in (select batch_conversations.conversation_id from batch_conversations)
+        where conversation_id in (select batch_conversations.conversation_id from batch_conversations)
     {%- else -%}
-    {%- do conversation_batch() -%}
+        {%- do conversation_batch() -%}
     {%- endif %}
 ),
 
@@ -116,10 +119,10 @@ resolved as (
 
 -- every prefix of the rated number, '' (the fallback) included: E.164 has at most 15 digits
 prefix_lengths as (
-    select 0 as prefix_length
-    {%- for n in range(1, 16) %}
-    union all select {{ n }}
-    {%- endfor %}
+    select lengths.prefix_length
+    from (
+        values (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), (13), (14), (15)
+    ) as lengths (prefix_length)
 ),
 
 leg_prefixes as (
@@ -129,7 +132,8 @@ leg_prefixes as (
         resolved.direction,
         resolved.billing_start,
         resolved.billing_day,
-        substr(coalesce(resolved.rated_number, ''), 1, prefix_lengths.prefix_length) as prefix
+        substr(coalesce(resolved.rated_number, ''), 1, prefix_lengths.prefix_length)
+            as candidate_prefix
     from resolved
     inner join prefix_lengths
         on prefix_lengths.prefix_length <= length(coalesce(resolved.rated_number, ''))
@@ -146,7 +150,7 @@ rate_candidates as (
     inner join rate_rows
         on leg_prefixes.carrier = rate_rows.carrier
             and leg_prefixes.direction = rate_rows.direction
-            and leg_prefixes.prefix = rate_rows.destination_prefix
+            and leg_prefixes.candidate_prefix = rate_rows.destination_prefix
             and leg_prefixes.billing_day >= rate_rows.effective_from
             and (rate_rows.effective_to is null or leg_prefixes.billing_day < rate_rows.effective_to)
 ),
@@ -158,9 +162,9 @@ rate_in_band as (
             partition by leg_id
             order by
                 length(destination_prefix) desc,
-                case when time_band is null then 1 else 0 end,
+                case when time_band is null then 1 else 0 end asc,
                 effective_from desc,
-                time_band
+                time_band asc
         ) as preference
     from rate_candidates
     where time_band is null
@@ -184,7 +188,9 @@ rate_in_band as (
 ),
 
 applied_rates as (
-    select * from rate_in_band where preference = 1
+    select *
+    from rate_in_band
+    where preference = 1
 ),
 
 -- the client a leg's queue serves, else its division's (a contract row without a queue)
@@ -195,9 +201,9 @@ client_candidates as (
         row_number() over (
             partition by resolved.leg_id
             order by
-                case when client_contracts.queue_id is not null then 0 else 1 end,
+                case when client_contracts.queue_id is not null then 0 else 1 end asc,
                 client_contracts.effective_from desc,
-                client_contracts.client
+                client_contracts.client asc
         ) as preference
     from resolved
     inner join client_contracts
