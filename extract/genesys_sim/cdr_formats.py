@@ -353,6 +353,6 @@ def write_format_files(
                         }
                     )
     finally:
-        for handle, _ in handles.values():
-            handle.close()
+        for open_file, _ in handles.values():
+            open_file.close()
     return FormatFiles(fmt, paths, line_truth, leg_truth)

@@ -325,7 +325,7 @@ class RowParser:
         self.columns = {f: profile.columns[f] for f in ctx.positions}
         self.positions = ctx.positions
         self.required = {f for f in ctx.positions if profile.value_required(f)}
-        self.zone = zoneinfo.ZoneInfo(profile.timezone) if profile.timezone else None
+        self.zone: tzinfo | None = zoneinfo.ZoneInfo(profile.timezone) if profile.timezone else None
         self.stamp = timestamp_parser(profile.timestamp_format)
         self.duration_scale = DURATION_UNITS[profile.duration_unit]
         self.round_up = profile.billed_round_up_to
@@ -337,7 +337,7 @@ class RowParser:
         self.invoice_shift = timedelta(hours=profile.invoice_day_start_hours)
         self.invoice_template = profile.invoice_template
         self._numbers: dict[str, MaskedNumber] = {}
-        self._row_zone = self.zone
+        self._row_zone: tzinfo | None = self.zone
         self.steps = self._steps()
 
     def parse(self, record: RawRecord) -> CdrRow | CdrReject:
@@ -389,8 +389,8 @@ class RowParser:
         ]
 
     def _offset(self, text: str) -> tzinfo:
-        self._row_zone = parse_offset(text)
-        return self._row_zone
+        zone = self._row_zone = parse_offset(text)
+        return zone
 
     def _utc(self, text: str) -> datetime:
         return to_utc(self.stamp(text), self._row_zone)
