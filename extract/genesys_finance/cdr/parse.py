@@ -419,7 +419,7 @@ class RowParser:
             elif not problems:
                 reason = "empty (billed seconds derive from it)"
                 problems.append(Problem("duration_ms", self.columns["duration_ms"], reason))
-        if self.negate and out["billed_amount"] is not None:
+        if self.negate and out.get("billed_amount") is not None:
             out["billed_amount"] = -out["billed_amount"]
         return out, problems
 
