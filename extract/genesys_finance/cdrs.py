@@ -623,10 +623,10 @@ def _open_all(
 def _load(
     settings: Settings, contexts: list[tuple[FileContext, FileReport]], parser: RowParser
 ) -> None:
-    from genesys_finance.pipeline import load_file_format
+    from genesys_finance.warehouse import warehouse_for
 
     cdr_schema, reject_schema = _schemas()
-    file_format = load_file_format(settings.target)
+    file_format = warehouse_for(settings).load_file_format
     rejects: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as pipelines_dir:
         pipeline = _pipeline(settings, pipelines_dir)

@@ -11,7 +11,8 @@ import pyarrow as pa
 
 from genesys_finance.api.entities import ENTITY_PATHS, iter_entity_pages
 from genesys_finance.api.http import ApiClient
-from genesys_finance.pipeline import RawLoader, entities_table
+from genesys_finance.loadfiles import ENTITY_HINTS, entities_table
+from genesys_finance.loading import Loader
 
 if TYPE_CHECKING:
     from genesys_finance.masking import Masker
@@ -19,12 +20,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("genesys_finance.extract")
 
 
-def extract_dimensions(client: ApiClient, masker: Masker, loader: RawLoader) -> dict[str, int]:
+def extract_dimensions(client: ApiClient, masker: Masker, loader: Loader) -> dict[str, int]:
     """Load every dimension table; returns the number of entities per table."""
     counts: dict[str, int] = {}
     for kind, path in ENTITY_PATHS.items():
         count = [0]
-        loader.load_entities(kind, _masked_tables(client, path, kind, masker, count))
+        loader.load(kind, _masked_tables(client, path, kind, masker, count), "id", ENTITY_HINTS)
         counts[kind] = count[0]
         log.info("dimension %s: %d entities", kind, count[0])
     return counts

@@ -33,7 +33,8 @@ from genesys_finance.api.errors import ApiError
 from genesys_finance.api.http import ApiClient, RetryPolicy
 from genesys_finance.api.jobs import DetailJobs, JobState, JobStatus, ResultsUnavailable
 from genesys_finance.ledger import Ledger, LedgerJob
-from genesys_finance.pipeline import RawLoader, conversations_table
+from genesys_finance.loadfiles import CONVERSATION_HINTS, conversations_table
+from genesys_finance.loading import Loader
 from genesys_finance.planner import (
     Interval,
     PlanError,
@@ -42,13 +43,9 @@ from genesys_finance.planner import (
     split_interval,
 )
 from genesys_finance.progress import Progress
-from genesys_finance.settings import Settings
+from genesys_finance.settings import RAW_SCHEMA, Settings
 from genesys_finance.spool import DEFAULT_MAX_BYTES, PageSpool, SpoolClosed, SpooledPage
-from genesys_finance.warehouse import (
-    connect,
-    postgres_payload_options,
-    prepare_duckdb_for_payload_loads,
-)
+from genesys_finance.warehouse import warehouse_for
 
 log = logging.getLogger("genesys_finance.extract")
 
@@ -165,13 +162,16 @@ def _run_extract(
         stack.enter_context(_fewer_gc_passes())
         heap.limit_retention()
         stack.callback(client.close)
-        conn, paramstyle = _open_connection(settings, stack)
-        ledger = Ledger(conn, paramstyle)
+        warehouse = warehouse_for(settings)
+        conn = stack.enter_context(warehouse.connect())
+        ledger = Ledger(conn, warehouse.paramstyle)
         ledger.ensure_table()
-        if settings.target == "duckdb":
-            loader = RawLoader(settings, duckdb_conn=conn)
-        else:
-            loader = RawLoader(settings, postgres_options=postgres_payload_options(conn))
+        loader = Loader(
+            warehouse.payload_destination(conn),
+            RAW_SCHEMA,
+            warehouse.load_file_format,
+            warehouse.load_workers,
+        )
         stack.callback(loader.close)
 
         jobs = DetailJobs(client)
@@ -193,7 +193,15 @@ def _run_extract(
 
         spool = PageSpool(options.spool_max_bytes, file_format=loader.file_format)
         stack.callback(spool.close)
-        runner = JobRunner(jobs, ledger, loader, spool, masker.mask_conversation, options)
+        runner = JobRunner(
+            jobs,
+            ledger,
+            loader,
+            spool,
+            masker.mask_conversation,
+            options,
+            load_error_hint=warehouse.load_error_hint,
+        )
         runner.run(intervals, ledger.unfinished_jobs(), summary)
         ledger.complete_runs()
 
@@ -214,14 +222,6 @@ def _fewer_gc_passes() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*thresholds)
-
-
-def _open_connection(settings: Settings, stack: ExitStack) -> tuple[Any, str]:
-    """One autocommit connection for the ledger (and, on DuckDB, for dlt as well)."""
-    conn = stack.enter_context(connect(settings))
-    if settings.target == "duckdb":
-        prepare_duckdb_for_payload_loads(conn, settings.duckdb_load_memory)
-    return conn, "qmark" if settings.target == "duckdb" else "format"
 
 
 def _plan_range(
@@ -278,12 +278,16 @@ class JobRunner:
         self,
         jobs: DetailJobs,
         ledger: Ledger,
-        loader: RawLoader,
+        loader: Loader,
         spool: PageSpool,
         mask: Callable[[dict[str, Any]], dict[str, Any]],
         options: ExtractOptions,
+        load_error_hint: Callable[[BaseException], str] = lambda exc: "",
     ) -> None:
+        """`load_error_hint`: advice appended to a failed load's message
+        (`Warehouse.load_error_hint`)."""
         self.jobs = jobs
+        self.load_error_hint = load_error_hint
         self.ledger = ledger
         self.loader = loader
         self.spool = spool
@@ -344,14 +348,17 @@ class JobRunner:
             spooled: list[SpooledPage] = []
             load_started = time.monotonic()
             try:
-                self.loader.load_conversations(
-                    self._one_load(item, workers_done, finished, spooled)
+                self.loader.load_files(
+                    "conversations",
+                    self._one_load(item, workers_done, finished, spooled),
+                    "conversation_id",
+                    CONVERSATION_HINTS,
                 )
             except Exception as exc:
                 if self._failure is not None:
                     raise self._failure from None
                 raise ExtractError(
-                    f"loading into the warehouse failed: {exc}{self._load_hint(exc)}"
+                    f"loading into the warehouse failed: {exc}{self.load_error_hint(exc)}"
                 ) from exc
             self.spool.discard(spooled)
             heap.return_freed_memory()
@@ -366,16 +373,6 @@ class JobRunner:
             self.progress.add(loaded=loaded)
             self._summary.conversations += loaded
             self._mark_downloaded(finished)
-
-    def _load_hint(self, exc: Exception) -> str:
-        settings = self.loader.settings
-        if settings.target == "duckdb" and "Out of Memory" in str(exc):
-            return (
-                f"\nDuckDB's buffer pool for loads is {settings.duckdb_load_memory}: raise "
-                "GENESYS_FINANCE_DUCKDB_LOAD_MEMORY (large conversations need more) and rerun; "
-                "the job ledger resumes where this run stopped."
-            )
-        return ""
 
     def _one_load(
         self,
