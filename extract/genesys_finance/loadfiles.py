@@ -10,7 +10,7 @@ which `loading.Loader.load_files` hands to dlt untouched (`dlt.mark.with_file_im
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -46,22 +46,27 @@ CONVERSATION_HINTS: ColumnHints = {
     "job_id": {"data_type": "text"},
 }
 
-ENTITY_SCHEMA = pa.schema(
-    [
-        pa.field("id", pa.string(), nullable=False),
-        pa.field("name", pa.string()),
-        pa.field("division_id", pa.string()),
-        pa.field("payload", pa.string()),
-        pa.field("extracted_at", TIMESTAMP, nullable=False),
-    ]
-)
-ENTITY_HINTS: ColumnHints = {
-    "id": {"data_type": "text", "nullable": False, "primary_key": True},
-    "name": {"data_type": "text", "nullable": True},
-    "division_id": {"data_type": "text", "nullable": True},
-    "payload": {"data_type": "json"},
-    "extracted_at": {"data_type": "timestamp", "nullable": False, "dedup_sort": "desc"},
-}
+
+def entity_schema(*columns: str) -> pa.Schema:
+    """A dimension table: `id`, its typed text `columns`, the masked entity as JSON text, and
+    when it was fetched."""
+    return pa.schema(
+        [
+            pa.field("id", pa.string(), nullable=False),
+            *(pa.field(name, pa.string()) for name in columns),
+            pa.field("payload", pa.string()),
+            pa.field("extracted_at", TIMESTAMP, nullable=False),
+        ]
+    )
+
+
+def entity_hints(schema: pa.Schema) -> ColumnHints:
+    """Merge on `id`; the payload lands as JSON; the latest fetch wins."""
+    hints = arrow_hints(schema)
+    hints["id"]["primary_key"] = True
+    hints["payload"] = {"data_type": "json", "nullable": True}
+    hints["extracted_at"]["dedup_sort"] = "desc"
+    return hints
 
 
 def conversations_table(
@@ -94,18 +99,25 @@ def conversations_table(
     )
 
 
-def entities_table(entities: Sequence[dict[str, Any]], extracted_at: datetime) -> pa.Table:
-    """One Arrow row per (already masked) dimension entity."""
+def entities_table(
+    entities: Sequence[dict[str, Any]],
+    extracted_at: datetime,
+    schema: pa.Schema,
+    columns: Callable[[dict[str, Any]], dict[str, str | None]],
+) -> pa.Table:
+    """One Arrow row per (already masked) dimension entity; `columns` gives an entity's typed
+    columns (the schema's fields between `id` and `payload`)."""
     n = len(entities)
+    typed = [columns(e) for e in entities]
+    names = schema.names[1:-2]
     return pa.Table.from_arrays(
         [
             pa.array([str(e["id"]) for e in entities], pa.string()),
-            pa.array([e.get("name") for e in entities], pa.string()),
-            pa.array([(e.get("division") or {}).get("id") for e in entities], pa.string()),
-            pa.array([orjson.dumps(e) for e in entities], pa.string()),
+            *(pa.array([row.get(name) for row in typed], pa.string()) for name in names),
+            pa.array([orjson.dumps(e) for e in entities], pa.binary()).view(pa.string()),
             pa.array([extracted_at] * n, TIMESTAMP),
         ],
-        schema=ENTITY_SCHEMA,
+        schema=schema,
     )
 
 

@@ -145,6 +145,10 @@ class Loader:
         )
         self.pipeline.run(resource, loader_file_format=self.file_format)
 
+    def run(self, data: Any) -> None:
+        """One dlt load of resources (or a source) that carry their own table hints."""
+        self.pipeline.run(data, loader_file_format=self.file_format)
+
     def close(self) -> None:
         shutil.rmtree(self._workdir, ignore_errors=True)
 
