@@ -127,8 +127,8 @@ def _plan(parsed: ParsedQuery, scopes: list[Scope], time_range: TimeRange) -> Ag
     unit: str | None = None
     for node in tree.find_all(exp.Column):
         name = node.name.lower()
-        if name in ("metric_name", "metric_value"):
-            continue
+        if name in ("metric_name", "metric_value") or node.find_ancestor(exp.Join):
+            continue  # join conditions were checked above
         if name in _DIMENSIONS:
             if _DIMENSIONS[name] not in group_by:
                 group_by.append(_DIMENSIONS[name])

@@ -87,8 +87,9 @@ def parse_query(sql: str) -> ParsedQuery:
         )
     tree = statements[0]
     if not isinstance(tree, exp.Query):
+        first_word = sql.split()[0].upper()[:30]
         raise QueryRefused(
-            f"only a read-only SELECT runs, not {type(tree).__name__.upper()}: {HOW_TO}"
+            f"only a read-only SELECT runs, not {first_word} (this is not a SELECT): {HOW_TO}"
         )
     for node in tree.walk():
         if isinstance(node, _FORBIDDEN_NODES):
