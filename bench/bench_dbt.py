@@ -43,6 +43,8 @@ from genesys_finance.dbt_runner import run_dbt  # noqa: E402
 from genesys_finance.settings import PostgresSettings, Settings  # noqa: E402
 from genesys_sim.generator import ConversationGenerator  # noqa: E402
 
+# Simulator data: rated with the demo's invented lookups (seeds/demo/), as the tests do.
+os.environ.setdefault("GENESYS_FINANCE_DEMO_LOOKUPS", "true")
 SEED = 11
 START = date(2024, 1, 1)
 FLAT_MODELS = "stg_genesys__conversations+"
