@@ -117,11 +117,10 @@ def write_tables(
     loading the files again."""
     import dlt
 
-    from genesys_finance.pipeline import load_file_format
-    from genesys_finance.warehouse import dlt_destination
+    from genesys_finance.warehouse import dlt_destination, warehouse_for
 
     cdr_schema, reject_schema = arrow_schemas()
-    file_format = load_file_format(settings.target)
+    file_format = warehouse_for(settings).load_file_format
     with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as pipelines_dir:
         # A throwaway working dir: the load is idempotent, so no local state is worth keeping.
         pipeline = dlt.pipeline(

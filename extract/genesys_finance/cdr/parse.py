@@ -9,6 +9,7 @@ clear numbers. Money is `Decimal`, durations integer milliseconds, times UTC.
 from __future__ import annotations
 
 import email.utils
+import functools
 import hashlib
 import re
 import zoneinfo
@@ -306,6 +307,13 @@ def direction_parser(profile: Profile) -> Callable[[str], str]:
 # -- rows ------------------------------------------------------------------------------------
 
 
+# Outputs that stay None when their column is absent or empty.
+_OPTIONAL_OUTPUTS = (
+    "carrier", "sip_call_id", "answer_time", "duration_ms", "billed_seconds", "calling_number",
+    "rate_per_minute", "currency", "invoice_id",
+)  # fmt: skip
+
+
 class RowParser:
     """Turns the records of one file into `CdrRow`s or `CdrReject`s."""
 
@@ -317,7 +325,7 @@ class RowParser:
         self.columns = {f: profile.columns[f] for f in ctx.positions}
         self.positions = ctx.positions
         self.required = {f for f in ctx.positions if profile.value_required(f)}
-        self.zone = zoneinfo.ZoneInfo(profile.timezone) if profile.timezone else None
+        self.zone: tzinfo | None = zoneinfo.ZoneInfo(profile.timezone) if profile.timezone else None
         self.stamp = timestamp_parser(profile.timestamp_format)
         self.duration_scale = DURATION_UNITS[profile.duration_unit]
         self.round_up = profile.billed_round_up_to
@@ -329,6 +337,8 @@ class RowParser:
         self.invoice_shift = timedelta(hours=profile.invoice_day_start_hours)
         self.invoice_template = profile.invoice_template
         self._numbers: dict[str, MaskedNumber] = {}
+        self._row_zone: tzinfo | None = self.zone
+        self.steps = self._steps()
 
     def parse(self, record: RawRecord) -> CdrRow | CdrReject:
         ctx = self.ctx
@@ -350,64 +360,68 @@ class RowParser:
             return self._reject(record.line, problems)
         return self._row(values, record.line)
 
+    def _steps(self) -> list[tuple[str, int, Callable[[str], Any], bool, str]]:
+        """(field, column index, parser, value required, header) for each column present, in
+        the order problems are reported; the offset column first, as times depend on it."""
+        parsers: dict[str, Callable[[str], Any]] = {
+            "carrier": str,
+            "sip_call_id": self.masker.call_id,
+            "utc_offset": self._offset,
+            "start_time": self._utc,
+            "end_time": self._utc,
+            "answer_time": self._utc,
+            "duration_ms": parse_int,
+            "billed_seconds": parse_int,
+            "calling_number": self._number,
+            "called_number": self._number,
+            "direction": self.direction,
+            "rate_per_minute": functools.partial(parse_decimal, scale=8),
+            "billed_amount": functools.partial(parse_decimal, scale=6),
+            "currency": parse_currency,
+            "invoice_id": str,
+        }
+        order = ["carrier", "sip_call_id", "utc_offset", "start_time", "end_time", "answer_time"]
+        order += [f for f in parsers if f not in order]
+        return [
+            (f, self.positions[f], parsers[f], f in self.required, self.columns[f])
+            for f in order
+            if f in self.positions
+        ]
+
+    def _offset(self, text: str) -> tzinfo:
+        zone = self._row_zone = parse_offset(text)
+        return zone
+
+    def _utc(self, text: str) -> datetime:
+        return to_utc(self.stamp(text), self._row_zone)
+
     def _values(self, cells: list[str]) -> tuple[dict[str, Any], list[Problem]]:
-        raw = {f: cells[i].strip() for f, i in self.positions.items()}
-        out: dict[str, Any] = {}
+        out: dict[str, Any] = dict.fromkeys(_OPTIONAL_OUTPUTS)
         problems: list[Problem] = []
-        if "carrier" in raw:
-            out["carrier"] = self._field("carrier", raw, str, problems)
-        out["sip_call_id"] = self._field("sip_call_id", raw, self.masker.call_id, problems)
-        zone = self.zone
-        if "utc_offset" in raw:
-            zone = self._field("utc_offset", raw, parse_offset, problems) or zone
-        stamp = self.stamp
-
-        def utc(text: str) -> datetime:
-            return to_utc(stamp(text), zone)
-
-        for name in ("start_time", "end_time", "answer_time"):
-            out[name] = self._field(name, raw, utc, problems)
-        duration = self._field("duration_ms", raw, parse_int, problems)
-        out["duration_ms"] = None if duration is None else duration * self.duration_scale
-        if self.round_up is None:
-            out["billed_seconds"] = self._field("billed_seconds", raw, parse_int, problems)
-        elif out["duration_ms"] is not None:
-            seconds = -(-out["duration_ms"] // 1000)
-            out["billed_seconds"] = -(-seconds // self.round_up) * self.round_up
-        elif "duration_ms" in raw and not raw["duration_ms"]:
-            problems.append(
-                Problem(
-                    "duration_ms",
-                    self.columns["duration_ms"],
-                    "empty (billed seconds derive from it)",
-                )
-            )
-        out["calling_number"] = self._field("calling_number", raw, self._number, problems)
-        out["called_number"] = self._field("called_number", raw, self._number, problems)
-        out["direction"] = self._field("direction", raw, self.direction, problems)
-        out["rate_per_minute"] = self._field(
-            "rate_per_minute", raw, lambda t: parse_decimal(t, 8), problems
-        )
-        amount = self._field("billed_amount", raw, lambda t: parse_decimal(t, 6), problems)
-        out["billed_amount"] = -amount if amount is not None and self.negate else amount
-        if self.fixed_currency is None:
-            out["currency"] = self._field("currency", raw, parse_currency, problems)
-        out["invoice_id"] = self._field("invoice_id", raw, str, problems)
+        self._row_zone = self.zone
+        for name, index, parse, required, column in self.steps:
+            text = cells[index].strip()
+            if not text:
+                if required:
+                    problems.append(Problem(name, column, "empty"))
+                continue
+            try:
+                out[name] = parse(text)
+            except Invalid as exc:
+                problems.append(Problem(name, column, str(exc)))
+        duration = out["duration_ms"]
+        if duration is not None:
+            out["duration_ms"] = duration = duration * self.duration_scale
+        if self.round_up is not None:
+            if duration is not None:
+                seconds = -(-duration // 1000)
+                out["billed_seconds"] = -(-seconds // self.round_up) * self.round_up
+            elif not problems:
+                reason = "empty (billed seconds derive from it)"
+                problems.append(Problem("duration_ms", self.columns["duration_ms"], reason))
+        if self.negate and out.get("billed_amount") is not None:
+            out["billed_amount"] = -out["billed_amount"]
         return out, problems
-
-    def _field(
-        self, name: str, raw: dict[str, str], parse: Callable[[str], Any], problems: list[Problem]
-    ) -> Any:
-        text = raw.get(name)
-        if not text:  # column absent (optional) or value empty
-            if text is not None and name in self.required:
-                problems.append(Problem(name, self.columns[name], "empty"))
-            return None
-        try:
-            return parse(text)
-        except Invalid as exc:
-            problems.append(Problem(name, self.columns[name], str(exc)))
-            return None
 
     def _number(self, text: str) -> MaskedNumber:
         cached = self._numbers.get(text)
