@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "run": "genesys_finance.commands.run",
     "demo": "genesys_finance.commands.demo",
     "report": "genesys_finance.commands.report",
+    "query": "genesys_finance.commands.query",
+    "audit-pii": "genesys_finance.commands.audit_pii",
 }
 
 # An example for every command's --help. A command module may instead define its own `EPILOG`;
@@ -46,6 +48,8 @@ EXAMPLES: dict[str, str] = {
     "  genesys-finance demo --months 2 --conversations-per-day 50",
     "query": 'genesys-finance query "select count(*) from genesys.conversations '
     "where conversation_start >= '2026-01-01' and conversation_start < '2026-01-08'\"",
+    "audit-pii": "genesys-finance audit-pii\n"
+    "  genesys-finance audit-pii --target postgres --names-file agent-names.txt",
 }
 
 

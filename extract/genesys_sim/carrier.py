@@ -32,8 +32,9 @@ from genesys_oracles.rating import (
     read_rate_card,
     read_time_bands,
 )
+from genesys_oracles.voice_legs import voice_legs
 from genesys_sim import fake_pii
-from genesys_sim.catalog import EDGE_CARRIERS, _uuid
+from genesys_sim.catalog import EDGE_CARRIERS, _uuid, build_catalog
 from genesys_sim.shapes import iso_ms, parse_iso_ms
 
 # The demo's invented lookups; the product's own `seeds/*.csv` are the org's and never written here.
@@ -41,9 +42,23 @@ SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds" / "demo"
 DEFAULT_RATE_CARDS = SEEDS_DIR / "demo_rate_cards.csv"
 DEFAULT_TIME_BANDS = SEEDS_DIR / "demo_time_bands.csv"
 DEFAULT_DID_POOL_CARRIERS = SEEDS_DIR / "demo_did_pool_carriers.csv"
+DEFAULT_CLIENT_CONTRACTS = SEEDS_DIR / "demo_client_contracts.csv"
+DEMO_SEED = 7  # `genesys-finance demo`'s default seed: the catalog the demo contracts name
+CLIENT_CONTRACT_COLUMNS = (
+    "client", "queue_id", "division_id", "effective_from", "effective_to", "price_per_minute",
+    "currency", "min_seconds", "increment_seconds",
+)  # fmt: skip
+# (client, queue name or None, division name or None, from, to, price per minute, min, increment)
+_CONTRACTS = (
+    ("Acme Insurance", "Support - Tier 1", None, "2023-01-01", "2024-07-01", "0.09000000", 6, 6),
+    ("Acme Insurance", "Support - Tier 1", None, "2024-07-01", "", "0.09500000", 6, 6),
+    ("Acme Insurance", "Support - Tier 2", None, "2023-01-01", "", "0.11000000", 6, 6),
+    ("Globex Retail", "Billing", None, "2023-01-01", "", "0.08000000", 30, 6),
+    ("Globex Retail", "Spanish Support", None, "2023-01-01", "", "0.08500000", 30, 6),
+    ("Umbrella Finance", "Collections", None, "2023-01-01", "", "0.07000000", 1, 1),
+    ("Initech", None, "Sales", "2023-01-01", "", "0.12000000", 60, 60),
+)
 
-CARRIER_PURPOSES = ("customer", "external")
-PRE_ANSWER_SEGMENTS = frozenset({"dialing", "contacting", "alert"})
 GENERIC_COLUMNS = (
     "carrier", "sip_call_id", "start_time", "end_time", "billed_seconds", "calling_number",
     "called_number", "direction", "rate_per_minute", "billed_amount", "currency", "invoice_id",
@@ -200,6 +215,39 @@ def rate_for(tariff: Tariff, carrier: str, direction: str, called: str, at_ms: i
     return row
 
 
+def client_contract_rows(seed: int = DEMO_SEED) -> list[dict[str, str]]:
+    """The demo's invented client contracts, naming the queues and divisions of the simulated org
+    of `seed`: four clients served by voice queues (one price change), one by a whole division."""
+    catalog = build_catalog(seed)
+    queues = {q["name"]: q["id"] for q in catalog.queues}
+    divisions = {d["name"]: d["id"] for d in catalog.divisions}
+    return [
+        {
+            "client": client,
+            "queue_id": queues[queue] if queue else "",
+            "division_id": divisions[division] if division else "",
+            "effective_from": start,
+            "effective_to": end,
+            "price_per_minute": price,
+            "currency": "USD",
+            "min_seconds": str(minimum),
+            "increment_seconds": str(increment),
+        }
+        for client, queue, division, start, end, price, minimum, increment in _CONTRACTS
+    ]
+
+
+def write_client_contracts_seed(
+    path: Path = DEFAULT_CLIENT_CONTRACTS, seed: int = DEMO_SEED
+) -> Path:
+    """`seeds/demo/demo_client_contracts.csv` for the demo's seed (in git; a test checks it)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, CLIENT_CONTRACT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(client_contract_rows(seed))
+    return path
+
+
 def write_carrier_edges_seed(path: Path = SEEDS_DIR / "demo_carrier_edges.csv") -> Path:
     """`seeds/demo/demo_carrier_edges.csv` from the generator's fixed edges (in git; tested)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
@@ -230,31 +278,26 @@ def _digits(address: str) -> str:
 def carrier_legs(conversation: dict[str, Any]) -> Iterator[Leg]:
     """Completed carrier-facing legs of a conversation (legs with an open segment are skipped).
 
-    Duration: first answered segment start (pre-answer dialing/contacting/alert excluded) to the
-    last segment end; a leg with no answered segment is never answered (no CDR, cost 0).
+    Which legs, their answer instant and end: the tests' oracle `genesys_oracles.voice_legs`
+    (a leg with no answered segment is never answered: no CDR, cost 0).
     """
-    for p in conversation["participants"]:
-        if p.get("purpose") not in CARRIER_PURPOSES:
+    for leg in voice_legs(conversation):
+        if leg.segment_count == 0 or leg.open_segment_count or leg.end_ms is None:
             continue
-        for s in p["sessions"]:
-            if s.get("mediaType") != "voice" or "protocolCallId" not in s:
-                continue
-            segments = s["segments"]
-            if not segments or any("segmentEnd" not in g for g in segments):
-                continue
-            answered = [g for g in segments if g["segmentType"] not in PRE_ANSWER_SEGMENTS]
-            end_ms = max(parse_iso_ms(g["segmentEnd"]) for g in segments)
-            calling, called = _digits(s.get("ani", "")), _digits(s["dnis"])
-            yield Leg(
-                conversation_id=conversation["conversationId"],
-                sip_call_id=s["protocolCallId"],
-                carrier=leg_carrier(s["direction"], calling, called, s["edgeId"]),
-                direction=s["direction"],
-                calling=calling,
-                called=called,
-                answer_ms=parse_iso_ms(answered[0]["segmentStart"]) if answered else None,
-                end_ms=end_ms,
-            )
+        s = leg.session
+        if "protocolCallId" not in s:  # the simulator's carriers bill by Call-ID
+            continue
+        calling, called = _digits(s.get("ani", "")), _digits(s["dnis"])
+        yield Leg(
+            conversation_id=leg.conversation_id,
+            sip_call_id=s["protocolCallId"],
+            carrier=leg_carrier(s["direction"], calling, called, s["edgeId"]),
+            direction=s["direction"],
+            calling=calling,
+            called=called,
+            answer_ms=leg.answered_ms,
+            end_ms=leg.end_ms,
+        )
 
 
 def iter_legs(generator: _Generator, start: date, end: date) -> Iterator[Leg]:

@@ -13,13 +13,12 @@ time_bands as (
 ),
 
 weekdays as (
-    select 1 as iso_weekday, 'Mon' as day_name
-    union all select 2, 'Tue'
-    union all select 3, 'Wed'
-    union all select 4, 'Thu'
-    union all select 5, 'Fri'
-    union all select 6, 'Sat'
-    union all select 7, 'Sun'
+    select
+        weekday_names.iso_weekday,
+        weekday_names.day_name
+    from (
+        values (1, 'Mon'), (2, 'Tue'), (3, 'Wed'), (4, 'Thu'), (5, 'Fri'), (6, 'Sat'), (7, 'Sun')
+    ) as weekday_names (iso_weekday, day_name)
 ),
 
 band_days as (

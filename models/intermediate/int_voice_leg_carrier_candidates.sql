@@ -25,14 +25,14 @@ legs as (
 did_pools as (
     select
         did_pool_id,
-        replace(start_phone_number, '+', '') as start_number,
-        replace(end_phone_number, '+', '') as end_number
+        start_number,
+        end_number
     from {{ ref('stg_genesys__did_pools') }}
 ),
 
 dids as (
     select
-        replace(phone_number, '+', '') as phone_number,
+        did_number as phone_number,
         did_pool_id
     from {{ ref('stg_genesys__dids') }}
     where did_pool_id is not null
@@ -55,17 +55,23 @@ carrier_edges as (
 ),
 
 numbered_legs as (
-    select distinct org_number from legs where org_number is not null
+    select distinct org_number
+    from legs
+    where org_number is not null
 ),
 
 -- the pool of each org number: a DID listed in the pool, or a number inside the pool's range
 number_pools as (
-    select numbered_legs.org_number, dids.did_pool_id
+    select
+        numbered_legs.org_number,
+        dids.did_pool_id
     from numbered_legs
     inner join dids
         on numbered_legs.org_number = dids.phone_number
     union
-    select numbered_legs.org_number, did_pools.did_pool_id
+    select
+        numbered_legs.org_number,
+        did_pools.did_pool_id
     from numbered_legs
     inner join did_pools
         on length(numbered_legs.org_number) = length(did_pools.start_number)
@@ -74,7 +80,7 @@ number_pools as (
 ),
 
 -- a seed row names a pool, or a number range (E.164 digits, both ends included); a range is the
--- more specific rule and wins, then the narrower range, then the carrier name (deterministic)
+-- more specific rule and wins, then the range starting last (an inner one), then the carrier name
 number_carrier_candidates as (
     select
         number_pools.org_number,
@@ -105,7 +111,7 @@ number_carriers as (
         carrier,
         row_number() over (
             partition by org_number
-            order by rule_rank, range_start desc, carrier
+            order by rule_rank asc, range_start desc, carrier asc
         ) as preference
     from number_carrier_candidates
 ),

@@ -1,4 +1,10 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_conversations',
+        on_schema_change='fail',
+    )
+}}
 
 -- Every carrier-facing leg of `int_voice_legs`, with its carrier and its expected cost by the
 -- DESIGN.md rating rule:
@@ -16,15 +22,20 @@
 -- A time band holds a local instant when the instant's own local weekday is listed and its local
 -- time of day is in [start, end), or, for a band whose end is at or before its start, in
 -- [start, 24:00) or [00:00, end) of that same weekday.
+--
+-- Incremental, per conversation (`replace_conversations`): a run re-rates the conversations extracted
+-- since the last run, and those with a leg whose CDR (carrier or match method) is not the one rated
+-- last time (new CDR files, a match that became ambiguous). Lookups (rate cards, bands, DID carriers,
+-- Edges, contracts) and DID pools are not watched: after changing one, build with `--full-refresh`.
 
 with
 
-legs as (
-    select * from {{ ref('int_voice_legs') }}
-),
 
 candidates as (
-    select leg_id, carrier_hint, carrier_hint_source
+    select
+        leg_id,
+        carrier_hint,
+        carrier_hint_source
     from {{ ref('int_voice_leg_carrier_candidates') }}
 ),
 
@@ -38,6 +49,46 @@ cdr_matches as (
     inner join {{ ref('stg_carrier__cdrs') }} as cdrs
         on matches.cdr_id = cdrs.cdr_id
     where matches.leg_cdr_rank = 1
+),
+
+{% if is_incremental() %}
+-- legs whose CDR carrier or match method differs from what this model rated them with
+held_cdr_legs as (
+    select leg_id, carrier, match_method
+    from {{ this }}
+    where carrier_source = 'cdr'
+),
+
+rematched_legs as (
+    select coalesce(cdr_matches.leg_id, held_cdr_legs.leg_id) as leg_id
+    from cdr_matches
+    full outer join held_cdr_legs
+        on cdr_matches.leg_id = held_cdr_legs.leg_id
+    where cdr_matches.leg_id is null
+        or held_cdr_legs.leg_id is null
+        or cdr_matches.carrier <> held_cdr_legs.carrier
+        or cdr_matches.match_method <> held_cdr_legs.match_method
+),
+
+batch_conversations as (
+    select conversation_id
+    from {{ ref('int_voice_legs') }}
+    {{ conversation_batch_filter() }}
+    union
+    select all_legs.conversation_id
+    from {{ ref('int_voice_legs') }} as all_legs
+    inner join rematched_legs
+        on all_legs.leg_id = rematched_legs.leg_id
+),
+{% endif %}
+
+legs as (
+    select * from {{ ref('int_voice_legs') }}
+    {% if is_incremental() -%}
+        where conversation_id in (select batch_conversations.conversation_id from batch_conversations)
+    {%- else -%}
+        {%- do conversation_batch() -%}
+    {%- endif %}
 ),
 
 rate_rows as (
@@ -68,10 +119,10 @@ resolved as (
 
 -- every prefix of the rated number, '' (the fallback) included: E.164 has at most 15 digits
 prefix_lengths as (
-    select 0 as prefix_length
-    {%- for n in range(1, 16) %}
-    union all select {{ n }}
-    {%- endfor %}
+    select lengths.prefix_length
+    from (
+        values (0), (1), (2), (3), (4), (5), (6), (7), (8), (9), (10), (11), (12), (13), (14), (15)
+    ) as lengths (prefix_length)
 ),
 
 leg_prefixes as (
@@ -81,7 +132,8 @@ leg_prefixes as (
         resolved.direction,
         resolved.billing_start,
         resolved.billing_day,
-        substr(coalesce(resolved.rated_number, ''), 1, prefix_lengths.prefix_length) as prefix
+        substr(coalesce(resolved.rated_number, ''), 1, prefix_lengths.prefix_length)
+            as candidate_prefix
     from resolved
     inner join prefix_lengths
         on prefix_lengths.prefix_length <= length(coalesce(resolved.rated_number, ''))
@@ -98,7 +150,7 @@ rate_candidates as (
     inner join rate_rows
         on leg_prefixes.carrier = rate_rows.carrier
             and leg_prefixes.direction = rate_rows.direction
-            and leg_prefixes.prefix = rate_rows.destination_prefix
+            and leg_prefixes.candidate_prefix = rate_rows.destination_prefix
             and leg_prefixes.billing_day >= rate_rows.effective_from
             and (rate_rows.effective_to is null or leg_prefixes.billing_day < rate_rows.effective_to)
 ),
@@ -110,9 +162,9 @@ rate_in_band as (
             partition by leg_id
             order by
                 length(destination_prefix) desc,
-                case when time_band is null then 1 else 0 end,
+                case when time_band is null then 1 else 0 end asc,
                 effective_from desc,
-                time_band
+                time_band asc
         ) as preference
     from rate_candidates
     where time_band is null
@@ -136,7 +188,9 @@ rate_in_band as (
 ),
 
 applied_rates as (
-    select * from rate_in_band where preference = 1
+    select *
+    from rate_in_band
+    where preference = 1
 ),
 
 -- the client a leg's queue serves, else its division's (a contract row without a queue)
@@ -147,9 +201,9 @@ client_candidates as (
         row_number() over (
             partition by resolved.leg_id
             order by
-                case when client_contracts.queue_id is not null then 0 else 1 end,
+                case when client_contracts.queue_id is not null then 0 else 1 end asc,
                 client_contracts.effective_from desc,
-                client_contracts.client
+                client_contracts.client asc
         ) as preference
     from resolved
     inner join client_contracts
@@ -233,10 +287,10 @@ final as (
         ---------- seconds and cost
         cast(billable_seconds as bigint) as billable_seconds,
         cast(rated_seconds as bigint) as rated_seconds,
-        case
+        cast(case
             when rating_status = 'rated'
                 then {{ leg_cost('rated_seconds', 'rate_per_minute', 'connection_fee') }}
-        end as expected_cost,
+        end as {{ type_money() }}) as expected_cost,
 
         ---------- attribution keys
         queue_id,

@@ -55,7 +55,7 @@ def demo_range(today: date, months: int) -> tuple[date, date]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_finance.cdrs import load_cdr_files
+    from genesys_finance.cdr import load_cdr_files
     from genesys_finance.dbt_runner import run_dbt
     from genesys_finance.runner import ExtractOptions, run_extract
     from genesys_finance.settings import Settings

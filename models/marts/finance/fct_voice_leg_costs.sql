@@ -17,7 +17,7 @@ billed as (
     from {{ ref('int_cdr_leg_matches') }} as matches
     inner join {{ ref('stg_carrier__cdrs') }} as cdrs
         on matches.cdr_id = cdrs.cdr_id
-    group by matches.leg_id
+    group by 1
 ),
 
 final as (

@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source_or_empty('genesys', 'did_pools') }} as did_pools
+    select * from {{ source_or_empty('genesys', 'did_pools') }}
 ),
 
 renamed as (
@@ -9,9 +9,11 @@ renamed as (
         ----------  ids
         cast(id as {{ dbt.type_string() }}) as did_pool_id,
 
-        ---------- properties (the org's own numbers: not PII)
-        cast(start_phone_number as {{ dbt.type_string() }}) as start_phone_number,
-        cast(end_phone_number as {{ dbt.type_string() }}) as end_phone_number,
+        ---------- the range: the org's own numbers, not PII (E.164 digits, no `+`)
+        nullif({{ number_digits('start_phone_number') }}, '') as start_number,
+        nullif({{ number_digits('end_phone_number') }}, '') as end_number,
+
+        ---------- properties
         cast(provider as {{ dbt.type_string() }}) as provider,
 
         ---------- lineage

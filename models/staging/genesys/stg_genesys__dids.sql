@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source_or_empty('genesys', 'dids') }} as dids
+    select * from {{ source_or_empty('genesys', 'dids') }}
 ),
 
 renamed as (
@@ -10,8 +10,10 @@ renamed as (
         cast(id as {{ dbt.type_string() }}) as did_id,
         cast(did_pool_id as {{ dbt.type_string() }}) as did_pool_id,
 
-        ---------- properties (the org's own numbers: not PII)
-        cast(phone_number as {{ dbt.type_string() }}) as phone_number,
+        ---------- the org's own number, not PII (E.164 digits, no `+`)
+        nullif({{ number_digits('phone_number') }}, '') as did_number,
+
+        ---------- properties
         cast(owner_type as {{ dbt.type_string() }}) as owner_type,
 
         ---------- lineage
