@@ -53,7 +53,7 @@ def demo_range(today: date, months: int) -> tuple[date, date]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_finance.cdrs import load_cdr_files
+    from genesys_finance.cdr import load_cdr_files
     from genesys_finance.dbt_runner import run_dbt
     from genesys_finance.runner import ExtractOptions, run_extract
     from genesys_finance.settings import Settings
@@ -113,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"\nThe warehouse is {duckdb_path}.\n"
         f"Ground truth of the injected billing discrepancies: {files.ground_truth_path}\n"
-        "Docs for lineage review: genesys-finance build --docs "
-        "(with GENESYS_FINANCE_DUCKDB pointing at the file)."
+        "Docs for lineage review: genesys-finance build --docs (with GENESYS_FINANCE_DUCKDB "
+        "pointing at the file and GENESYS_FINANCE_DEMO_LOOKUPS=true: the demo's lookups)."
     )
     return 0
 

@@ -19,6 +19,8 @@ renamed as (
         calling_number_prefix,
         called_number_last4,
         called_number_prefix,
+        calling_number_org,
+        called_number_org,
 
         ---------- timestamps
         cast(start_time as {{ type_timestamptz() }}) as start_time,

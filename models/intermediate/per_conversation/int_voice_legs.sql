@@ -1,16 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_conversations',
-        on_schema_change='fail',
-        pre_hook="{{ flatten_pre_hook() }}",
-        post_hook="{{ flatten_post_hook() }}",
-        indexes=flatten_indexes(),
-    )
-}}
-
--- depends_on: {{ ref('stg_genesys__conversations') }}
-
 with
 
 conversations as (
@@ -136,6 +123,8 @@ joined as (
         legs.ani_prefix,
         legs.dnis_last4,
         legs.dnis_prefix,
+        legs.ani_org_number,
+        legs.dnis_org_number,
 
         ---------- timestamps
         conversations.conversation_start,
