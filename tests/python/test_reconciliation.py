@@ -381,9 +381,9 @@ def test_revenue_attribution_prices_contracted_queues_and_margin_is_revenue_minu
 ) -> None:
     rows = _rows(built.settings, "select * from finance.fct_revenue_attribution")
     clients = {r["client"] for r in rows if r["revenue"] > 0}
-    assert {"acme_insurance", "globex_retail", "initech_sales"} <= clients
+    assert {"Acme Insurance", "Globex Retail", "Initech"} <= clients
     assert all(r["margin"] == r["revenue"] - r["true_cost"] for r in rows)
     assert all(r["revenue"] == 0 for r in rows if r["client"] is None)
     # Acme's Tier 1 price changes on 2024-07-01: both months are billed, at different prices
-    acme = {r["month"]: r for r in rows if r["client"] == "acme_insurance" and r["billable_seconds"]}
+    acme = {r["month"]: r for r in rows if r["client"] == "Acme Insurance" and r["billable_seconds"]}
     assert len(acme) == 2
