@@ -36,7 +36,10 @@ from genesys_finance import cli
 from genesys_finance import warehouse as wh
 from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.settings import PostgresSettings, Settings
-from genesys_sim.carrier import read_csv, write_cdr_files
+from genesys_finance.masking import Masker
+from genesys_finance.org_numbers import OrgNumbers
+from genesys_sim.carrier import SEEDS_DIR, read_csv, write_cdr_files
+from genesys_sim.catalog import COMPANY_DIDS
 from genesys_sim.generator import ConversationGenerator
 from genesys_sim.shapes import iso_ms, parse_iso_ms
 from test_extract_support import cli_env
@@ -143,6 +146,20 @@ def _skew(carrier: str, start_time: str) -> int | None:
     return BUSY_DAY_SKEW_MS if start_time.startswith(START.isoformat()) else None
 
 
+def _org_pools() -> list[dict[str, Any]]:
+    """The org's DID pools, API-shaped: the demo's number ranges, and each company DID."""
+    ranges = [
+        (r["start_phone_number"], r["end_phone_number"])
+        for r in read_csv(SEEDS_DIR / "demo_did_pool_carriers.csv")
+        if r["start_phone_number"]
+    ]
+    ranges += [(f"+{d}", f"+{d}") for d in COMPANY_DIDS]
+    return [
+        {"id": f"pool-{i}", "startPhoneNumber": a, "endPhoneNumber": b, "provider": "PURE_CLOUD_VOICE"}
+        for i, (a, b) in enumerate(ranges)
+    ]
+
+
 def _postgres_settings(tmp_path: Path) -> PostgresSettings:
     name = f"gf_test_recon_{tmp_path.name[-8:].replace('-', '_')}"
     conn = _admin_connect()
@@ -181,7 +198,17 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         conversations = [
             c for n in range((END - START).days) for c in gen.conversations_for_day(START + timedelta(n))
         ]
-        raw_loader.load_conversations(settings, conversations, extracted_at=datetime(2024, 8, 1, tzinfo=UTC))
+        # the org's numbers first: the extractor and load-cdrs keep them in clear, as here
+        pools = _org_pools()
+        raw_loader.load_org_numbers(settings, pools)
+        org = OrgNumbers.build(
+            ranges=[(p["startPhoneNumber"][1:], p["endPhoneNumber"][1:]) for p in pools], numbers=()
+        )
+        masker = Masker.from_settings(settings, env={}, org_numbers=org)
+        raw_loader.load_conversations(
+            settings, [masker.mask_conversation(c) for c in conversations], mask=False,
+            extracted_at=datetime(2024, 8, 1, tzinfo=UTC),
+        )  # fmt: skip
         raw_loader.load_dimensions(
             settings,
             {"queues": sim.queues(), "wrapup_codes": sim.wrapup_codes(),
