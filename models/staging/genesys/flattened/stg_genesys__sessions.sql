@@ -80,13 +80,11 @@ renamed as (
             {{ json_text('session', 'aniPrefix') }},
             {{ e164_or_null(json_text('session', 'ani')) }}
         ) as ani_prefix,
-        {{ json_text('session', 'ani') }} as ani_org_number,
         {{ json_text('session', 'dnis') }} as dnis_last4,
         coalesce(
             {{ json_text('session', 'dnisPrefix') }},
             {{ e164_or_null(json_text('session', 'dnis')) }}
         ) as dnis_prefix,
-        {{ json_text('session', 'dnis') }} as dnis_org_number,
         {{ json_text('session', 'sessionDnis') }} as session_dnis_last4,
         coalesce(
             {{ json_text('session', 'sessionDnisPrefix') }},
