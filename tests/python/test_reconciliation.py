@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import hmac
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -35,9 +36,9 @@ from conftest import HMAC_TEST_KEY, _admin_connect, _admin_pg, make_settings
 from genesys_finance import cli
 from genesys_finance import warehouse as wh
 from genesys_finance.dbt_runner import run_dbt
-from genesys_finance.settings import PostgresSettings, Settings
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
+from genesys_finance.settings import PostgresSettings, Settings
 from genesys_sim.carrier import SEEDS_DIR, read_csv, write_cdr_files
 from genesys_sim.catalog import COMPANY_DIDS
 from genesys_sim.generator import ConversationGenerator
@@ -71,7 +72,9 @@ def _b2bua_call_id(call_id: str) -> str:
 
 def _jitter(call_id: str) -> int:
     """Deterministic per call, so a duplicate CDR stays identical to its original."""
-    return int(hashlib.sha256(call_id.encode()).hexdigest()[:6], 16) % (2 * JITTER_MS + 1) - JITTER_MS
+    return (
+        int(hashlib.sha256(call_id.encode()).hexdigest()[:6], 16) % (2 * JITTER_MS + 1) - JITTER_MS
+    )
 
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
@@ -103,7 +106,9 @@ class BusyHourGenerator:
         out = []
         for i, conv in enumerate(conversations):
             if i % 4 != 3:
-                conv = _shifted(conv, busy + (i % 30) * 1_000 - parse_iso_ms(conv["conversationStart"]))
+                conv = _shifted(
+                    conv, busy + (i % 30) * 1_000 - parse_iso_ms(conv["conversationStart"])
+                )
             out.append(conv)
         return out
 
@@ -114,6 +119,7 @@ class Built:
     truth: list[dict[str, str]]
     cdr_rows: list[dict[str, str]]  # as loaded (after the B2BUA rewrite)
     cdr_leg: dict[str, str | None]  # hashed CDR Call-ID -> hashed Call-ID of its leg (None: orphan)
+    target_path: Path
 
 
 def _rewrite_for_b2bua(path: Path, out_dir: Path) -> tuple[Path, dict[str, str | None]]:
@@ -155,7 +161,12 @@ def _org_pools() -> list[dict[str, Any]]:
     ]
     ranges += [(f"+{d}", f"+{d}") for d in COMPANY_DIDS]
     return [
-        {"id": f"pool-{i}", "startPhoneNumber": a, "endPhoneNumber": b, "provider": "PURE_CLOUD_VOICE"}
+        {
+            "id": f"pool-{i}",
+            "startPhoneNumber": a,
+            "endPhoneNumber": b,
+            "provider": "PURE_CLOUD_VOICE",
+        }
         for i, (a, b) in enumerate(ranges)
     ]
 
@@ -183,7 +194,9 @@ def _drop_postgres(pg: PostgresSettings) -> None:
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def built(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
     target = str(request.param)
     tmp_path = tmp_path_factory.mktemp(f"recon_{target}")
     pg = _postgres_settings(tmp_path) if target == "postgres" else None
@@ -196,7 +209,9 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
         )  # fmt: skip
         gen = BusyHourGenerator(sim)
         conversations = [
-            c for n in range((END - START).days) for c in gen.conversations_for_day(START + timedelta(n))
+            c
+            for n in range((END - START).days)
+            for c in gen.conversations_for_day(START + timedelta(n))
         ]
         # the org's numbers first: the extractor and load-cdrs keep them in clear, as here
         pools = _org_pools()
@@ -233,7 +248,9 @@ def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
                 mp.setenv(name, value)
             assert cli.main(["load-cdrs", *map(str, paths)]) == 0
         run_dbt(settings, ["build"], target_path=tmp_path / "target")
-        yield Built(settings, truth, [r for p in paths for r in read_csv(p)], cdr_leg)
+        yield Built(
+            settings, truth, [r for p in paths for r in read_csv(p)], cdr_leg, tmp_path / "target"
+        )
     finally:
         if pg is not None:
             _drop_postgres(pg)
@@ -287,7 +304,9 @@ def test_every_injected_discrepancy_found_and_no_clean_leg_flagged(built: Built)
         "duration_overbilled", "duration_underbilled", "rate_mismatch", "missing_cdr",
         "duplicate_cdr",
     }  # fmt: skip
-    wrong = {leg: (want, found.get(leg)) for leg, want in expected.items() if found.get(leg) != want}
+    wrong = {
+        leg: (want, found.get(leg)) for leg, want in expected.items() if found.get(leg) != want
+    }
     assert wrong == {}, f"{len(wrong)} legs misjudged, e.g. {list(wrong.items())[:5]}"
 
     orphans = {r["cdr_call_id"] for r in recon if r["discrepancy_type"] == "orphan_cdr"}
@@ -335,7 +354,9 @@ def _busiest_org_number_minute(rows: list[dict[str, str]]) -> int:
 def _billing_period(carrier: str, row: dict[str, str]) -> date:
     """The billing period rule restated: the carrier's local day, shifted by its day start."""
     zone, day_start = BILLING_DAYS[carrier]
-    instant = datetime.fromisoformat((row.get("answer_time") or row["start_time"]).replace("Z", "+00:00"))
+    instant = datetime.fromisoformat(
+        (row.get("answer_time") or row["start_time"]).replace("Z", "+00:00")
+    )
     local = instant.astimezone(ZoneInfo(zone)).replace(tzinfo=None) - day_start
     return date(local.year, local.month, 1)
 
@@ -345,7 +366,9 @@ def test_billed_totals_tie_out_per_carrier_invoice_and_period(built: Built) -> N
     by_period: dict[tuple[str, date], Decimal] = defaultdict(Decimal)
     for row in built.cdr_rows:
         by_invoice[row["carrier"], row["invoice_id"]] += Decimal(row["billed_amount"])
-        by_period[row["carrier"], _billing_period(row["carrier"], row)] += Decimal(row["billed_amount"])
+        by_period[row["carrier"], _billing_period(row["carrier"], row)] += Decimal(
+            row["billed_amount"]
+        )
     assert len({period for _, period in by_period}) >= 2  # the month end is crossed
 
     def decimal_sums(sql: str) -> dict[tuple[Any, ...], Decimal]:
@@ -412,5 +435,28 @@ def test_revenue_attribution_prices_contracted_queues_and_margin_is_revenue_minu
     assert all(r["margin"] == r["revenue"] - r["true_cost"] for r in rows)
     assert all(r["revenue"] == 0 for r in rows if r["client"] is None)
     # Acme's Tier 1 price changes on 2024-07-01: both months are billed, at different prices
-    acme = {r["month"]: r for r in rows if r["client"] == "Acme Insurance" and r["billable_seconds"]}
+    acme = {
+        r["month"]: r for r in rows if r["client"] == "Acme Insurance" and r["billable_seconds"]
+    }
     assert len(acme) == 2
+
+
+def test_semantic_layer_and_exposures_are_in_the_manifest(built: Built) -> None:
+    manifest = json.loads((built.target_path / "manifest.json").read_text(encoding="utf-8"))
+    metrics = {m["name"] for m in manifest["metrics"].values()}
+    assert {"true_cost", "billed_amount", "billing_variance", "cost_per_billable_minute",
+            "margin"} <= metrics  # fmt: skip
+    models = {s["node_relation"]["alias"] for s in manifest["semantic_models"].values()}
+    assert {"fct_billing_reconciliation", "fct_conversation_costs", "fct_billing_per_minute",
+            "fct_revenue_attribution"} <= models  # fmt: skip
+    read = {
+        n.split(".")[-1] for e in manifest["exposures"].values() for n in e["depends_on"]["nodes"]
+    }
+    marts = {
+        n["name"] for n in manifest["nodes"].values()
+        if n["resource_type"] == "model" and n["fqn"][1:3] == ["marts", "finance"]
+    }  # fmt: skip
+    assert marts <= read and len(marts) == 5
+    # the time spine the semantic layer needs was built
+    (days,) = _rows(built.settings, "select count(*) as n from intermediate.int_time_spine_day")
+    assert days["n"] > 7000
