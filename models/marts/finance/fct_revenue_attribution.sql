@@ -81,7 +81,7 @@ contract_candidates as (
             order by
                 case when contracts.queue_id is not null then 0 else 1 end,
                 contracts.effective_from desc,
-                contracts.client
+                contracts.client asc
         ) as preference
     from allocated
     inner join contracts
@@ -139,7 +139,8 @@ revenue as (
 
 grouped as (
     select
-        cast({{ dbt.date_trunc('month', utc_day('billing_start')) }} as date) as month,
+        -- `month`: the public column name (DESIGN.md)
+        cast({{ dbt.date_trunc('month', utc_day('billing_start')) }} as date) as month,  -- noqa: RF04
         client,
         queue_id,
         max(currency) as currency,
