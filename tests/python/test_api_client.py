@@ -14,8 +14,8 @@ import pytest
 
 from genesys_finance.api import ApiClient, ApiError, AuthenticationError, RequestPacer, RetryPolicy
 from genesys_finance.api.entities import iter_entity_pages
-from genesys_finance.dimensions import DIMENSION_BY_TABLE
 from genesys_finance.api.jobs import DetailJobs, JobState, _decoded
+from genesys_finance.dimensions import DIMENSION_BY_TABLE
 from genesys_sim.server import SimulatorHandle
 from sim_fixtures import StartSimulator, request_log
 
