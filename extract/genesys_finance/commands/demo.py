@@ -19,7 +19,6 @@ from genesys_finance.settings import PROJECT_ROOT
 if TYPE_CHECKING:
     from genesys_finance.settings import Settings
 
-HELP = "run the whole job against the local simulator into a demo DuckDB file"
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 # Fake data only: a fixed key keeps the demo one command. Never use it for real data.

@@ -9,8 +9,6 @@ import sys
 
 from genesys_finance.argtypes import iso_date, positive_int
 
-HELP = "extract conversation details (month-chunked jobs) and dimensions into genesys_raw"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--start", type=iso_date, help="first day (UTC), YYYY-MM-DD")

@@ -11,8 +11,6 @@ from pathlib import Path
 
 from genesys_finance.commands import extract, load_cdrs
 
-HELP = "extract (incremental by default) + load CDR files + dbt build"
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     extract.add_arguments(parser)
