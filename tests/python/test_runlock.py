@@ -1,5 +1,5 @@
 """One run at a time per warehouse: a second `extract` waits a bounded time, then exits with a
-clear message; on both targets, with real processes."""
+clear message; on both targets, with real processes (issue #16: an overlapping cron)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +19,13 @@ from genesys_finance.cli import main
 from genesys_finance.runlock import RunLockBusy
 from genesys_finance.settings import Settings
 from genesys_finance.warehouse import warehouse_for
-from test_extract_support import cli_env
+from sim_fixtures import StartSimulator, request_log
+from test_extract_support import (
+    assert_exact,
+    cli_env,
+    expected_conversations,
+    submissions_by_interval,
+)
 
 HOLDER = """
 import sys
@@ -104,3 +113,30 @@ def test_lock_is_reentrant_in_a_thread_and_exclusive_across_threads(warehouse: S
     assert len(errors) == 1 and isinstance(errors[0], RunLockBusy)
     with lock.run_lock(wait_s=1):  # released at the end of the outer block
         pass
+
+
+def test_two_extracts_at_once_submit_each_job_once(
+    simulator: StartSimulator, warehouse: Settings
+) -> None:
+    """An overlapping cron: two `extract` processes on one warehouse. One runs, the other exits
+    with the message; each interval's job is submitted once and every conversation lands once."""
+    sim = simulator(conversations_per_day=30, job_delay_s=2.0)
+    settings = replace(warehouse, api_url=sim.base_url, login_url=sim.base_url)
+    command = [
+        str(Path(sys.executable).with_name("genesys-finance")),
+        "extract", "--start", "2024-05-01", "--end", "2024-05-08", "--chunk-days", "2",
+        "--quiet", "--poll-interval", "0.1", "--lock-wait", "0",
+    ]  # fmt: skip
+    runs = [
+        subprocess.Popen(command, env=cli_env(settings), stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [(run.wait(timeout=300), run.stderr.read() if run.stderr else "") for run in runs]
+    assert sorted(status for status, _ in results) == [0, 1]
+    (loser,) = [err for status, err in results if status == 1]
+    assert "another genesys-finance run is using this warehouse" in loser
+
+    submitted = submissions_by_interval(request_log(sim))
+    assert len(submitted) == 4 and all(len(ids) == 1 for ids in submitted.values())
+    expected = expected_conversations(sim, settings, date(2024, 5, 1), date(2024, 5, 8))
+    assert_exact(settings, expected)  # also: no conversation row twice
