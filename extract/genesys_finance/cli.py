@@ -27,6 +27,8 @@ COMMANDS: dict[str, str] = {
     "build": "genesys_finance.commands.build",
     "run": "genesys_finance.commands.run",
     "demo": "genesys_finance.commands.demo",
+    "query": "genesys_finance.commands.query",
+    "audit-pii": "genesys_finance.commands.audit_pii",
 }
 
 HELPS: dict[str, str] = {
@@ -38,6 +40,10 @@ HELPS: dict[str, str] = {
     "static docs page",
     "run": "extract (incremental by default) + load CDR files + dbt build",
     "demo": "run the whole job against the local simulator into a demo DuckDB file",
+    "query": "answer a SELECT over genesys.* (virtual tables) and finance.* with the cheapest "
+    "API calls",
+    "audit-pii": "scan the warehouse, dbt target/ and logs for clear-text PII (phone numbers "
+    "that are not the org's, e-mail addresses, listed names); exits 1 on any hit",
 }
 
 

@@ -22,6 +22,7 @@ from genesys_finance.warehouse import warehouse_for
 class CdrFiles:
     paths: Sequence[Path]
     format: str = "generic"
+    """A built-in CDR format profile (`cdr.profile`)."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class RunSteps:
 
 def run_steps(settings: Settings, steps: RunSteps, say: Callable[[str], None] = print) -> int:
     """Run the steps; 0 when all passed, 1 when CDR files or the build failed."""
-    from genesys_finance.cdrs import load_cdr_files
+    from genesys_finance.cdr import load_cdr_files, resolve
     from genesys_finance.dbt_runner import run_dbt
     from genesys_finance.runner import run_extract
 
@@ -46,7 +47,10 @@ def run_steps(settings: Settings, steps: RunSteps, say: Callable[[str], None] = 
         say(summary.line())
         if steps.cdrs is not None and steps.cdrs.paths:
             reports = load_cdr_files(
-                settings, steps.cdrs.paths, steps.cdrs.format, policy_path=steps.extract.pii_policy
+                settings,
+                steps.cdrs.paths,
+                resolve(steps.cdrs.format, None),
+                policy_path=steps.extract.pii_policy,
             )
             for report in reports:
                 say("CDRs " + report.summary())

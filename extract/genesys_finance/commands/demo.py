@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"\nThe warehouse is {duckdb_path}.\n"
         f"Ground truth of the injected billing discrepancies: {files.ground_truth_path}\n"
-        "Docs for lineage review: genesys-finance build --docs "
-        "(with GENESYS_FINANCE_DUCKDB pointing at the file)."
+        "Docs for lineage review: genesys-finance build --docs (with GENESYS_FINANCE_DUCKDB "
+        "pointing at the file and GENESYS_FINANCE_DEMO_LOOKUPS=true: the demo's lookups)."
     )
     return 0
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from genesys_finance.commands import extract
+from genesys_finance.commands import extract, load_cdrs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,9 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cdr-format",
-        choices=("generic", "genesys-voice"),
+        choices=load_cdrs.format_choices(),
         default="generic",
-        help="format of the --cdrs files (default: generic)",
+        help="format profile of the --cdrs files (default: generic)",
     )
     parser.add_argument(
         "--full-refresh", action="store_true", help="rebuild incremental models from scratch"
