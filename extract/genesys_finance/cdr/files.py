@@ -13,17 +13,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from genesys_finance.cdr import load
+from genesys_finance.cdr.batch import BatchParser
 from genesys_finance.cdr.mask import CdrMasker, org_numbers_for
 from genesys_finance.cdr.parse import CdrReject, CdrRow, FileContext, RowParser, column_positions
 from genesys_finance.cdr.profile import Profile, builtin
-from genesys_finance.cdr.reader import CdrFileError, file_sha256, records
+from genesys_finance.cdr.reader import CdrFileError, RawRecord, file_sha256, records
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+
+BATCH_RECORDS = 20_000  # records parsed column by column at once
 
 
 @dataclass
@@ -119,27 +123,47 @@ def load_cdr_files(
         numbers = org_numbers if org_numbers is not None else org_numbers_for(settings, masker)
         cdr_masker = CdrMasker(masker, numbers)
         rejects: list[CdrReject] = []
-        rows = _rows(contexts, cdr_masker, carrier, rejects)
-        load.write_tables(settings, rows, lambda: rejects)
+        tables = _tables(contexts, cdr_masker, carrier, rejects)
+        load.write_tables(settings, tables, lambda: rejects)
         _count_in_destination(settings, reports)
     return reports
 
 
-def _rows(
+def _tables(
     contexts: list[tuple[FileContext, FileReport]],
     masker: CdrMasker,
     carrier: str | None,
     rejects: list[CdrReject],
-) -> Iterator[CdrRow]:
-    """Valid rows of every file; rejects are set aside for their own table (they are few)."""
+) -> Iterator[Any]:
+    """Arrow tables of the valid rows of every file, a batch of records at a time; rejects are
+    set aside for their own table (they are few)."""
+    schema = load.arrow_schemas()[0]
     for ctx, report in contexts:
         log.info("reading %s (profile %s)", ctx.name, ctx.profile.name)
-        parser = RowParser(ctx, masker, carrier)
-        for item in read_file(ctx, parser, report):
-            if isinstance(item, CdrRow):
-                yield item
-            else:
-                rejects.append(item)
+        parser = BatchParser(RowParser(ctx, masker, carrier), schema)
+        items = records(
+            ctx.path, ctx.profile.encoding, ctx.profile.delimiter, ctx.ends_with_newline
+        )
+        next(items)  # the header, checked by open_file
+        for batch in _batched(items):
+            table, bad = parser.parse(batch)
+            report.rows_read += len(batch)
+            report.rows_valid += table.num_rows
+            report.rows_rejected += len(bad)
+            report.reasons.extend(reject.reason for reject in bad)
+            rejects.extend(bad)
+            yield table
+
+
+def _batched(items: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= BATCH_RECORDS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _open_all(

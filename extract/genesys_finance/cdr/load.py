@@ -7,10 +7,12 @@ loading module lands, it is the only function to switch.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
 from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
 from genesys_finance.cdr.parse import CdrReject, CdrRow
@@ -71,36 +73,61 @@ def _column_hints(schema: Any) -> Any:
     return hints
 
 
-def _tables(items: Iterable[Any], schema: Any, size: int) -> Iterator[Any]:
-    """Arrow tables of `size` dataclass rows, built column by column."""
+def rows_table(rows: list[Any], schema: Any) -> Any:
+    """An Arrow table of dataclass rows (`CdrRow` or `CdrReject`), built column by column."""
     import pyarrow as pa
 
     values = attrgetter(*schema.names)
+    columns = list(zip(*map(values, rows), strict=True)) if rows else [()] * len(schema)
+    return pa.Table.from_arrays(
+        [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
 
-    def table(batch: list[Any]) -> Any:
-        columns = list(zip(*map(values, batch), strict=True)) if batch else [()] * len(schema)
-        return pa.Table.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
-            schema=schema,
-        )
 
+def _tables(items: Iterable[Any], schema: Any, size: int) -> Iterator[Any]:
+    """Arrow tables of `size` dataclass rows."""
     batch: list[Any] = []
     yielded = False
     for item in items:
         batch.append(item)
         if len(batch) >= size:
-            yield table(batch)
+            yield rows_table(batch, schema)
             batch, yielded = [], True
     if batch or not yielded:
         # An empty table still creates the table, so dbt sources always exist.
-        yield table(batch)
+        yield rows_table(batch, schema)
 
 
-def _resource(name: str, key: str, schema: Any, items: Iterable[Any]) -> Any:
+def _file_imports(
+    tables: Iterable[Any], schema: Any, folder: Path, file_format: str
+) -> Iterator[Any]:
+    """Each Arrow table written as a finished load file that dlt imports as is (the extractor's
+    path, pipeline.py): dlt's extract and normalize steps then only link files. With no rows
+    at all, one empty Arrow table instead, so the table exists for dbt's sources."""
+    import dlt
+
+    from genesys_finance.pipeline import write_load_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for table in tables:
+        if table.num_rows:
+            path = folder / f"{written:06d}.{file_format}"
+            write_load_file(table, path, file_format)  # type: ignore[arg-type]
+            written += 1
+            yield dlt.mark.with_file_import(str(path), file_format, items_count=table.num_rows)  # type: ignore[arg-type]
+    if not written:
+        yield rows_table([], schema)
+
+
+def _resource(
+    name: str, key: str, schema: Any, tables: Iterable[Any], folder: Path, file_format: str
+) -> Any:
     import dlt
 
     return dlt.resource(
-        _tables(items, schema, BATCH_ROWS),
+        _file_imports(tables, schema, folder / name, file_format),
         name=name,
         table_name=name,
         primary_key=key,
@@ -110,10 +137,11 @@ def _resource(name: str, key: str, schema: Any, items: Iterable[Any]) -> Any:
 
 
 def write_tables(
-    settings: Settings, rows: Iterable[CdrRow], rejects: Callable[[], Iterable[CdrReject]]
+    settings: Settings, rows: Iterable[Any], rejects: Callable[[], Iterable[CdrReject]]
 ) -> None:
-    """Load `rows`, then the rejects set aside while reading them (`rejects()` is called after
-    `rows` is exhausted). Both loads are idempotent, so a crash between them is repaired by
+    """Load `rows` (Arrow tables of `cdrs` rows, `arrow_schemas()[0]`), then the rejects set
+    aside while reading them (`rejects()` is called after `rows` is exhausted). Both loads
+    are idempotent, so a crash between them is repaired by
     loading the files again."""
     import dlt
 
@@ -122,21 +150,41 @@ def write_tables(
 
     cdr_schema, reject_schema = arrow_schemas()
     file_format = load_file_format(settings.target)
-    with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as pipelines_dir:
+    scope = PIPELINE_NAME.upper()
+    # As for the extractor (pipeline.py): no gzip of files that live seconds on local disk,
+    # and no copies of loaded files kept.
+    for section in ("DATA_WRITER", "NORMALIZE__DATA_WRITER"):
+        os.environ.setdefault(f"{scope}__{section}__DISABLE_COMPRESSION", "true")
+    os.environ.setdefault(f"{scope}__LOAD__DELETE_COMPLETED_JOBS", "true")
+    with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as workdir:
         # A throwaway working dir: the load is idempotent, so no local state is worth keeping.
+        files = Path(workdir) / "files"
+        files.mkdir()
         pipeline = dlt.pipeline(
             pipeline_name=PIPELINE_NAME,
             destination=dlt_destination(settings),
             dataset_name=CARRIER_SCHEMA,
-            pipelines_dir=pipelines_dir,
+            pipelines_dir=str(Path(workdir) / "dlt"),
         )
         pipeline.run(
-            _resource(CDR_TABLE, "cdr_id", cdr_schema, rows), loader_file_format=file_format
-        )
-        pipeline.run(
-            _resource(REJECT_TABLE, "reject_id", reject_schema, rejects()),
+            _resource(CDR_TABLE, "cdr_id", cdr_schema, rows, files, file_format),
             loader_file_format=file_format,
         )
+        pipeline.run(
+            _resource(
+                REJECT_TABLE,
+                "reject_id",
+                reject_schema,
+                _lazy_tables(rejects, reject_schema),
+                files,
+                file_format,
+            ),
+            loader_file_format=file_format,
+        )
+
+
+def _lazy_tables(items: Callable[[], Iterable[Any]], schema: Any) -> Iterator[Any]:
+    yield from _tables(items(), schema, BATCH_ROWS)
 
 
 def counts_by_file(settings: Settings, table: str, shas: list[str]) -> dict[str, int]:
