@@ -7,6 +7,10 @@ Semantics are those of docs/internals.md, "The masked payload".
 Overrides: a YAML file named by a command's `--pii-policy PATH` flag, else by the environment
 variable GENESYS_FINANCE_PII_POLICY, is merged over the packaged default field by field (see the
 header of pii_policy.yml). A policy that uses `hmac` needs GENESYS_FINANCE_HMAC_KEY.
+
+The org's own numbers (its DID pools, and the policy's `org_numbers:` list) are not personal data:
+a `last4` field holding one keeps its value in clear. `mask_number` is the one rule for a single
+number, shared by conversations and carrier CDRs.
 """
 
 from __future__ import annotations
@@ -19,12 +23,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
-from urllib.parse import unquote
+from typing import Any, NamedTuple
 
 import yaml
 
-from genesys_finance.settings import ConfigError, Settings
+from genesys_finance.org_numbers import OrgNumbers
+from genesys_finance.settings import PROJECT_ROOT, ConfigError, Settings
 
 POLICY_ENV = "GENESYS_FINANCE_PII_POLICY"
 REDACTED = "REDACTED"
@@ -46,6 +50,14 @@ _COMPILE_ORDER = ("segment", "flow", "session", "attributes", "participant", "co
 _COMPILE_ORDER_ALL = _COMPILE_ORDER + ENTITY_KINDS
 
 _NON_DIGITS = re.compile(r"[^0-9]+")
+_ESCAPED_PLUS = re.compile(r"%2b", re.IGNORECASE)
+_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+_VISUAL_SEPARATORS = re.compile(r"[-. ()]+")
+_E164 = re.compile(r"\+[0-9]+")
+
+# The rating prefix length is the dbt var `genesys_prefix_digits` (dbt_project.yml): one
+# definition, read here so that the prefix the extractor stores is the one the models expect.
+PREFIX_DIGITS_VAR = "genesys_prefix_digits"
 
 # An operation writes the masked form of `value` under `key` into `out` (or removes the key).
 Op = Callable[[dict[str, Any], str, Any], None]
@@ -56,9 +68,10 @@ class PiiPolicy:
     """The policy as read from YAML: level -> field -> action."""
 
     levels: dict[str, dict[str, str]]
-    prefix_digits: int = 4
+    prefix_digits: int  # from dbt_project.yml (`project_prefix_digits`), not the policy
     prefix_fields: frozenset[str] = frozenset({"ani", "dnis", "sessionDnis"})
     source: str = "pii_policy.yml"
+    org_numbers: tuple[str, ...] = ()  # E.164 numbers of the org kept in clear (`org_numbers:`)
 
     def uses_hmac(self) -> list[str]:
         """`level.field` names masked with hmac (for the missing-key error)."""
@@ -106,19 +119,51 @@ def _validated_levels(data: Mapping[str, Any], source: str) -> dict[str, dict[st
     return out
 
 
-def _prefix_digits(data: Mapping[str, Any], source: str, default: int) -> int:
-    value = data.get("prefix_digits", default)
+def project_prefix_digits(project_root: Path = PROJECT_ROOT) -> int:
+    """The dbt var `genesys_prefix_digits` of the dbt project: digits kept as a rating prefix."""
+    source = project_root / "dbt_project.yml"
+    try:
+        project = yaml.safe_load(source.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{source}: cannot read the var {PREFIX_DIGITS_VAR} ({exc})") from exc
+    value = (project.get("vars") or {}).get(PREFIX_DIGITS_VAR)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 15:
-        raise ConfigError(f"PII policy {source}: prefix_digits must be an integer from 1 to 15")
+        raise ConfigError(f"{source}: vars.{PREFIX_DIGITS_VAR} must be an integer from 1 to 15")
     return value
+
+
+def _no_prefix_digits(data: Mapping[str, Any], source: str) -> None:
+    if "prefix_digits" in data:
+        raise ConfigError(
+            f"PII policy {source}: prefix_digits is no longer a policy setting; the rating prefix "
+            f"length is the dbt var {PREFIX_DIGITS_VAR} in dbt_project.yml (one definition for "
+            "the extractor and the models)"
+        )
+
+
+_E164_ENTRY = re.compile(r"\+[0-9]{5,15}")
+
+
+def _org_numbers(data: Mapping[str, Any], source: str) -> list[str]:
+    """The policy's `org_numbers:` list: E.164 strings (`+` and 5 to 15 digits)."""
+    value = data.get("org_numbers") or []
+    if not isinstance(value, list):
+        raise ConfigError(f"PII policy {source}: org_numbers must be a list of E.164 numbers")
+    for index, entry in enumerate(value, start=1):
+        if not isinstance(entry, str) or not _E164_ENTRY.fullmatch(entry.strip()):
+            raise ConfigError(
+                f"PII policy {source}: org_numbers entry {index} ({entry!r}) is not an E.164 "
+                "number such as '+13175550100' (quote it in YAML)"
+            )
+    return [entry.strip() for entry in value]
 
 
 def load_policy(path: Path | None = None) -> PiiPolicy:
     """The packaged default, with the file at `path` (if any) merged over it field by field."""
     base = _parse(default_policy_text(), "pii_policy.yml")
     levels = _validated_levels(base, "pii_policy.yml")
-    prefix_digits = _prefix_digits(base, "pii_policy.yml", 4)
     prefix_fields = base.get("prefix_fields") or []
+    org_numbers = _org_numbers(base, "pii_policy.yml")
     source = "pii_policy.yml"
     if path is not None:
         source = str(path)
@@ -128,11 +173,18 @@ def load_policy(path: Path | None = None) -> PiiPolicy:
             raise ConfigError(f"PII policy {source}: cannot read ({exc.strerror})") from exc
         for level, fields in _validated_levels(override, source).items():
             levels.setdefault(level, {}).update(fields)
-        prefix_digits = _prefix_digits(override, source, prefix_digits)
+        _no_prefix_digits(override, source)
         prefix_fields = override.get("prefix_fields", prefix_fields)
+        org_numbers += _org_numbers(override, source)  # the org's numbers add up
     if not isinstance(prefix_fields, list):
         raise ConfigError(f"PII policy {source}: prefix_fields must be a list of field names")
-    return PiiPolicy(levels, prefix_digits, frozenset(map(str, prefix_fields)), source)
+    return PiiPolicy(
+        levels,
+        project_prefix_digits(),
+        frozenset(map(str, prefix_fields)),
+        source,
+        tuple(org_numbers),
+    )
 
 
 def resolve_policy_path(policy_path: str | Path | None, env: Mapping[str, str]) -> Path | None:
@@ -161,24 +213,70 @@ def _redact(value: Any) -> Any:
 
 
 def _split_number(value: str) -> tuple[str, bool]:
-    """The dialable part of an address and whether it is E.164 (`+` after an optional tel:)."""
-    text = value.strip()
+    """The number inside an address, and whether it is E.164 (docs/internals.md, one rule with
+    the SQL macro `number_part` in macros/masking/masking.sql; a test compares them).
+
+    Surrounding spaces go. A `sip:`/`sips:` URI's number is its user part (up to the first `@`,
+    then up to the first `;`), where `%2B` reads `+` and other escapes are not part of it. A
+    `tel:` scheme is dropped and the number ends at its first `;` (`;ext=`, `;phone-context=`);
+    so does a bare number. It is E.164 when it is `+` and digits, visual separators aside.
+    """
+    text = value.strip(" ")
     scheme = text[:5].lower()
     if scheme.startswith(("sip:", "sips:")):
-        # The user part of a SIP URI: never treated as E.164 (no rating prefix).
-        user = text[text.index(":") + 1 :].split("@", 1)[0]
-        # Escapes such as %40 are not digits of the number.
-        return unquote(user.split(";", 1)[0]), False
-    if scheme.startswith("tel:"):
-        text = text[4:]
-    number = text.split(";", 1)[0].strip()
-    return number, number.startswith("+")
+        user = text[text.index(":") + 1 :].split("@", 1)[0].split(";", 1)[0]
+        number = _ESCAPE.sub("", _ESCAPED_PLUS.sub("+", user))
+    else:
+        if scheme.startswith("tel:"):
+            text = text[4:]
+        number = text.split(";", 1)[0]
+    return number, _E164.fullmatch(_VISUAL_SEPARATORS.sub("", number)) is not None
+
+
+class MaskedNumber(NamedTuple):
+    """One number as masking leaves it: what `<field>_last4`, `_prefix`, `_org_number` hold."""
+
+    last4: str  # its last 4 digits; "REDACTED" when it has no digits
+    prefix: str | None  # E.164 rating prefix, taken before truncation; None if not E.164
+    org_number: str | None  # E.164 digits (no `+`) when one of the org's numbers, else None
+
+
+NO_ORG_NUMBERS = OrgNumbers()
+
+
+def mask_number(
+    value: str, org_numbers: OrgNumbers = NO_ORG_NUMBERS, prefix_digits: int | None = None
+) -> MaskedNumber:
+    """The masking rule for one number (docs/internals.md, "Where a number is masked").
+
+    `prefix_digits` defaults to the project's (`project_prefix_digits`); a `Masker` passes it.
+
+    Only an E.164 number can be one of the org's numbers (pools and policy hold E.164 numbers):
+    a national or SIP-user form of an org number is cut like any other, never kept by accident.
+    """
+    number, e164 = _split_number(value)
+    digits = _NON_DIGITS.sub("", number)
+    if not digits:
+        return MaskedNumber(REDACTED, None, None)
+    if not e164:
+        return MaskedNumber(digits[-4:], None, None)
+    org_number = digits if org_numbers.contains(digits) else None
+    if prefix_digits is None:
+        prefix_digits = _default_prefix_digits()
+    return MaskedNumber(digits[-4:], digits[:prefix_digits], org_number)
+
+
+@functools.cache
+def _default_prefix_digits() -> int:
+    return project_prefix_digits()
 
 
 class Masker:
     """Applies a compiled PII policy to conversations, dimension entities and single values."""
 
-    def __init__(self, policy: PiiPolicy, hmac_key: bytes | None) -> None:
+    def __init__(
+        self, policy: PiiPolicy, hmac_key: bytes | None, org_numbers: OrgNumbers | None = None
+    ) -> None:
         uses = policy.uses_hmac()
         if uses and not hmac_key:
             raise ConfigError(
@@ -188,6 +286,11 @@ class Masker:
         self.policy = policy
         self._key = hmac_key
         self._prefix_digits = policy.prefix_digits
+        # The DID pools (from the API) and the policy's own list: one set of the org's numbers.
+        org = org_numbers or NO_ORG_NUMBERS
+        self.org_numbers = OrgNumbers(
+            org.ranges, org.numbers | OrgNumbers.build(numbers=policy.org_numbers).numbers
+        )
         # Numbers repeat (the same ani on every leg, a few dnis): cache the parsing.
         self._number = functools.lru_cache(maxsize=65536)(self._mask_number)
         self._levels: dict[str, _Level] = {}
@@ -200,10 +303,15 @@ class Masker:
         settings: Settings,
         policy_path: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        org_numbers: OrgNumbers | None = None,
     ) -> Masker:
-        """The masker for these settings; `policy_path` is a CLI flag value (wins over the env)."""
+        """The masker for these settings; `policy_path` is a CLI flag value (wins over the env).
+
+        `org_numbers`: the org's DID pools and DIDs (the extractor reads them first); the
+        policy's `org_numbers:` list is added to them.
+        """
         path = resolve_policy_path(policy_path, os.environ if env is None else env)
-        return cls(load_policy(path), settings.hmac_key)
+        return cls(load_policy(path), settings.hmac_key, org_numbers)
 
     # -- single values -------------------------------------------------------------------
 
@@ -216,17 +324,17 @@ class Masker:
         """Lowercase hex HMAC-SHA256 of `value` (protocolCallId and CDR sip_call_id alike)."""
         return _hmac.digest(self.require_key(), value.encode("utf-8"), "sha256").hex()
 
-    def mask_number(self, value: str) -> tuple[str, str | None]:
-        """(last 4 digits or "REDACTED", E.164 rating prefix or None), prefix taken first."""
+    def number(self, value: str) -> MaskedNumber:
+        """`mask_number` with this masker's org numbers and prefix length (cached)."""
         return self._number(value)
 
-    def _mask_number(self, value: str) -> tuple[str, str | None]:
-        number, e164 = _split_number(value)
-        digits = _NON_DIGITS.sub("", number)
-        if not digits:
-            return REDACTED, None
-        prefix = digits[: self._prefix_digits] if e164 else None
-        return digits[-4:], prefix
+    def mask_number(self, value: str) -> tuple[str, str | None]:
+        """(last4, prefix) of `number(value)`: the pre-org-numbers API, kept for old callers."""
+        masked = self._number(value)
+        return masked.last4, masked.prefix
+
+    def _mask_number(self, value: str) -> MaskedNumber:
+        return mask_number(value, self.org_numbers, self._prefix_digits)
 
     # -- documents -----------------------------------------------------------------------
 
@@ -308,7 +416,8 @@ class Masker:
 
     def _last4_value(self, value: Any) -> Any:
         if isinstance(value, str):
-            return self._number(value)[0]
+            masked = self._number(value)
+            return value if masked.org_number else masked.last4
         if isinstance(value, list):
             return [self._last4_value(v) for v in value]
         return _redact(value)
@@ -323,8 +432,8 @@ class Masker:
         if not isinstance(value, str):
             out[key] = self._last4_value(value)
             return
-        last4, prefix = self._number(value)
-        out[key] = last4
+        last4, prefix, org_number = self._number(value)
+        out[key] = value if org_number else last4  # the org's own number stays in clear
         if prefix is not None:
             out[key + "Prefix"] = prefix
 

@@ -32,10 +32,12 @@ class ApiError(Exception):
         *,
         retry_after: int | None = None,
         reason: str | None = None,
+        limit: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.retry_after, self.reason = retry_after, reason
+        self.limit = limit  # ErrorBody.limit: which org limit was hit (§6.3)
 
     def response(self, correlation_id: str) -> Response:
         body = {
@@ -46,6 +48,8 @@ class ApiError(Exception):
             "details": [],
             "errors": [],
         }
+        if self.limit is not None:
+            body["limit"] = self.limit
         response = Response(self.status, orjson.dumps(body), log={"errorCode": self.code})
         if self.retry_after is not None:
             response.headers["Retry-After"] = str(self.retry_after)
@@ -55,6 +59,14 @@ class ApiError(Exception):
         return response
 
 
+# The org limit a running-job cap 429 names in ErrorBody.limit (key from §3.6), so a client can
+# tell it from the per-token rate limit: it holds back job submissions only.
+JOB_CAP_LIMIT = {
+    "key": "analytics.conversation.details.jobs.concurrent.access.max",
+    "namespace": "analytics",
+}
+
+
 def too_many_requests(retry_after: int, reason: str) -> ApiError:
     return ApiError(
         429,
@@ -62,6 +74,7 @@ def too_many_requests(retry_after: int, reason: str) -> ApiError:
         f"Rate limit exceeded the maximum. Retry the request in [{retry_after}] seconds",
         retry_after=retry_after,
         reason=reason,
+        limit=dict(JOB_CAP_LIMIT) if reason == "job_cap" else None,
     )
 
 

@@ -10,6 +10,58 @@
 {%- endmacro %}
 
 
+{#- Where the number is in an address: one rule with the extractor's `_split_number` (masking.py;
+    docs/internals.md, "Where a number is masked"; test_masking_sql compares them on both targets).
+    Surrounding spaces go. A `sip:`/`sips:` URI's number is its user part (up to the first `@`, then
+    up to the first `;`), where `%2B` reads `+` and other escapes are dropped. A `tel:` scheme is
+    dropped and the number ends at its first `;` (`;ext=`, `;phone-context=`); so does a bare one. -#}
+{% macro number_part(expr) -%}
+    {%- set text = 'trim(' ~ expr ~ ')' -%}
+    case
+        when lower(left({{ text }}, 4)) = 'sip:' or lower(left({{ text }}, 5)) = 'sips:'
+            then regexp_replace(
+                replace(replace(
+                    split_part(split_part(substr({{ text }}, strpos({{ text }}, ':') + 1), '@', 1), ';', 1),
+                    '%2B', '+'), '%2b', '+'),
+                '%[0-9A-Fa-f]{2}', '', 'g'
+            )
+        when lower(left({{ text }}, 4)) = 'tel:' then split_part(substr({{ text }}, 5), ';', 1)
+        else split_part({{ text }}, ';', 1)
+    end
+{%- endmacro %}
+
+
+{#- The digits of the number in an address ('' when it has none). -#}
+{% macro number_digits(expr) -%}
+    regexp_replace({{ genesys_finance.number_part(expr) }}, '[^0-9]', '', 'g')
+{%- endmacro %}
+
+
+{#- SQL predicate: the number in an address is E.164 (`+` and digits, visual separators `-. ()` aside). -#}
+{% macro number_is_e164(expr) -%}
+    {{ genesys_finance.regex_matches(
+        "regexp_replace(" ~ genesys_finance.number_part(expr) ~ ", '[-. ()]', '', 'g')", '^[+][0-9]+$') }}
+{%- endmacro %}
+
+
+{#- SQL predicate, cheap: `expr` may hold an E.164 number (a `+`, maybe escaped). Masked values (the
+    extractor's last 4 digits) never do, so the regexes above run only on clear numbers. -#}
+{% macro may_be_e164(expr) -%}
+    (strpos({{ expr }}, '+') > 0 or strpos(lower({{ expr }}), '%2b') > 0)
+{%- endmacro %}
+
+
+{#- The rating prefix of an address, as the extractor derives it: the first `genesys_prefix_digits`
+    digits of an E.164 number; NULL for anything else. -#}
+{% macro number_prefix(expr, digits=none) -%}
+    {%- set n = digits or var('genesys_prefix_digits') -%}
+    case
+        when {{ genesys_finance.may_be_e164(expr) }} and {{ genesys_finance.number_is_e164(expr) }}
+            then left({{ genesys_finance.number_digits(expr) }}, {{ n }})
+    end
+{%- endmacro %}
+
+
 {#- Last 4 digits of a number; a value with no digits becomes 'REDACTED'. -#}
 {% macro last4(expr) -%}
     case
@@ -18,21 +70,31 @@
         when {{ expr }} = 'REDACTED' then 'REDACTED'
         when length({{ expr }}) <= 4 and {{ genesys_finance.consists_of(expr, '0123456789') }}
             then {{ expr }}
-        when regexp_replace({{ expr }}, '[^0-9]', '', 'g') = '' then 'REDACTED'
-        else right(regexp_replace({{ expr }}, '[^0-9]', '', 'g'), 4)
+        else coalesce(right(nullif({{ genesys_finance.number_digits(expr) }}, ''), 4), 'REDACTED')
     end
 {%- endmacro %}
 
 
-{#- Rating prefix: the first `genesys_prefix_digits` digits of an E.164 number (`tel:+...`, `+...`, or
-    digits only, e.g. an already-derived prefix); NULL for anything else (SIP URIs, names). -#}
+{#- PII action `prefix`: a rating prefix column. Digits only is an already-derived prefix (the
+    extractor's `<field>Prefix`), cut to `genesys_prefix_digits`; an address gives `number_prefix`. -#}
 {% macro prefix(expr, digits=none) -%}
-    {%- set n = digits or var('genesys_prefix_digits', 4) -%}
+    {%- set n = digits or var('genesys_prefix_digits') -%}
     case
         {#- digits only (the extractor's derived prefix): no regex needed #}
         when {{ genesys_finance.consists_of(expr, '0123456789') }} then left({{ expr }}, {{ n }})
-        when {{ genesys_finance.regex_matches(expr, '^(tel:)?[+]?[0-9]+$') }}
-            then left(regexp_replace({{ expr }}, '[^0-9]', '', 'g'), {{ n }})
+        else {{ genesys_finance.number_prefix(expr, n) }}
+    end
+{%- endmacro %}
+
+
+{#- PII action `org_number`: the E.164 digits (no `+`) of one of the org's own numbers, else NULL.
+    The extractor keeps an org number in clear and cuts every other one, so an E.164 value in a
+    masked payload is the org's; digits only (5 to 15) is an already-derived org number. -#}
+{% macro org_number(expr) -%}
+    case
+        when {{ genesys_finance.regex_matches(expr, '^[0-9]{5,15}$') }} then {{ expr }}
+        when {{ genesys_finance.may_be_e164(expr) }} and {{ genesys_finance.number_is_e164(expr) }}
+            then {{ genesys_finance.number_digits(expr) }}
     end
 {%- endmacro %}
 
@@ -71,10 +133,11 @@
     {%- if action == 'redact' -%}{{ genesys_finance.redact(expr) }}
     {%- elif action == 'last4' -%}{{ genesys_finance.last4(expr) }}
     {%- elif action == 'prefix' -%}{{ genesys_finance.prefix(expr) }}
+    {%- elif action == 'org_number' -%}{{ genesys_finance.org_number(expr) }}
     {%- elif action == 'hmac' -%}{{ genesys_finance.hmac_checked(expr) }}
     {%- elif action == 'keep' -%}{{ expr }}
     {%- else -%}
-        {{ exceptions.raise_compiler_error("unknown pii action '" ~ action ~ "' (redact, last4, prefix, hmac, keep)") }}
+        {{ exceptions.raise_compiler_error("unknown pii action '" ~ action ~ "' (redact, last4, prefix, org_number, hmac, keep)") }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -147,6 +210,8 @@
         {{ column }} = 'REDACTED' or {{ genesys_finance.regex_matches(column, '^[0-9]{1,4}$') }}
     {%- elif action == 'prefix' -%}
         {{ genesys_finance.regex_matches(column, '^[0-9]{1,15}$') }}
+    {%- elif action == 'org_number' -%}
+        {{ genesys_finance.regex_matches(column, '^[0-9]{5,15}$') }}
     {%- elif action == 'hmac' -%}
         {{ column }} = 'REDACTED' or {{ genesys_finance.regex_matches(column, '^[0-9a-f]{64}$') }}
     {%- else -%}
@@ -155,12 +220,11 @@
 {%- endmacro %}
 
 
-{#- `expr` when it is a clear E.164 number (`tel:+...` or `+...`), else NULL: the source of a rating
-    prefix for payloads that did not come through the extractor (which derives `<field>Prefix`). -#}
+{#- The E.164 digits of `expr` when it is a clear E.164 number, else NULL: the source of a rating
+    prefix (through the `prefix` action) for payloads without the extractor's `<field>Prefix`. -#}
 {% macro e164_or_null(expr) -%}
-    {#- no '+', no E.164 number: the common case (an extractor-masked last 4) skips the regex -#}
     case
-        when strpos({{ expr }}, '+') > 0
-            and {{ genesys_finance.regex_matches(expr, '^(tel:)?[+][0-9]+$') }} then {{ expr }}
+        when {{ genesys_finance.may_be_e164(expr) }} and {{ genesys_finance.number_is_e164(expr) }}
+            then {{ genesys_finance.number_digits(expr) }}
     end
 {%- endmacro %}

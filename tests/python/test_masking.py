@@ -6,6 +6,7 @@ import copy
 import hashlib
 import hmac
 import json
+import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,19 @@ from typing import Any
 import pytest
 
 from conftest import HMAC_TEST_KEY, REFERENCE_DIR
-from genesys_finance.masking import POLICY_ENV, REDACTED, Masker, load_policy
+from genesys_finance.masking import (
+    POLICY_ENV,
+    REDACTED,
+    MaskedNumber,
+    Masker,
+    load_policy,
+    mask_number,
+)
+from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import ConfigError, Settings
 
 REFERENCE = REFERENCE_DIR
+_NON_DIGITS = re.compile(r"[^0-9]+")
 
 
 def _settings(key: str | None = HMAC_TEST_KEY) -> Settings:
@@ -119,7 +129,9 @@ def test_protocol_call_id_is_the_keyed_hmac(example: dict[str, Any]) -> None:
         ("TEL:+1-555-555-0100;ext=12", ("0100", "1555")),
         ("tel:+34612345678", ("5678", "3461")),
         ("5555550100", ("0100", None)),  # bare national number: no prefix
-        ("sip:+15555550100@carrier.example;user=phone", ("0100", None)),
+        ("sip:+15555550100@carrier.example;user=phone", ("0100", "1555")),  # E.164 user part
+        ("sip:5550100;phone-context=+1317@carrier.example", ("0100", None)),
+        ("tel:+15555550100;ext=123", ("0100", "1555")),  # the extension is not the number
         ("sip:agent%40example.com@localhost", ("REDACTED", None)),
         ("anonymous", ("REDACTED", None)),
         ("", ("REDACTED", None)),
@@ -130,10 +142,109 @@ def test_mask_number(value: str, expected: tuple[str, str | None]) -> None:
     assert _masker().mask_number(value) == expected
 
 
-def test_prefix_digits_is_configurable(tmp_path: Path) -> None:
+def test_prefix_digits_is_not_a_policy_setting(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yml"
     policy.write_text("prefix_digits: 6\n")
-    assert _masker(policy).mask_number("tel:+34612345678") == ("5678", "346123")
+    with pytest.raises(ConfigError, match=r"genesys_prefix_digits in dbt_project\.yml"):
+        _masker(policy)
+
+
+# The org's pool +13175550100..+13175550199 and one DID of another country.
+ORG = OrgNumbers.build(ranges=[("+13175550100", "+13175550199")], numbers=["+442079460000"])
+
+
+def _org_masker(policy: Path | None = None) -> Masker:
+    return Masker.from_settings(_settings(), policy, env={}, org_numbers=ORG)
+
+
+def _numbers_conversation(number: str) -> dict[str, Any]:
+    """`number` in every field of the default policy that masks numbers with last4."""
+    return {
+        "conversationId": "c1",
+        "participants": [
+            {
+                "purpose": "customer",
+                "participantName": number,
+                "sessions": [
+                    {
+                        "ani": number,
+                        "dnis": number,
+                        "sessionDnis": number,
+                        "callbackNumbers": [number, "tel:+15555550101"],
+                        "remote": number,
+                    }
+                ],
+            }
+        ],
+    }
+
+
+@pytest.mark.parametrize(
+    "number",
+    ["tel:+13175550100", "tel:+13175550199", "+13175550142", "tel:+442079460000"],
+)
+def test_org_number_stays_in_clear_in_every_last4_field(number: str) -> None:
+    masked = _org_masker().mask_conversation(_numbers_conversation(number))
+    session = masked["participants"][0]["sessions"][0]
+    for field in ("ani", "dnis", "sessionDnis"):
+        assert session[field] == number, field
+        # the rating prefix sibling is written as for any E.164 number
+        assert session[field + "Prefix"] == _NON_DIGITS.sub("", number)[:4], field
+    assert session["callbackNumbers"] == [number, "0101"]
+    # redact fields stay redacted: only `last4` fields know numbers
+    assert session["remote"] == REDACTED
+    assert masked["participants"][0]["participantName"] == REDACTED
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "tel:+13175550200",  # same first 8 digits as the pool, outside it
+        "tel:+13175550099",  # just below the pool
+        "tel:+1317555010",  # the pool's leading digits, one digit short
+        "tel:+131755501000",  # a pool number with one more digit
+        "tel:+442079460001",  # next to the org's single DID
+        "3175550150",  # an org number written nationally: not E.164, cut (never kept by guess)
+    ],
+)
+def test_customer_number_sharing_org_digits_is_cut(number: str) -> None:
+    masked = _org_masker().mask_conversation(_numbers_conversation(number))
+    session = masked["participants"][0]["sessions"][0]
+    digits = _NON_DIGITS.sub("", number)
+    for field in ("ani", "dnis", "sessionDnis"):
+        assert session[field] == digits[-4:], field
+    assert session["callbackNumbers"] == [digits[-4:], "0101"]
+    assert digits not in json.dumps(masked)
+
+
+def test_mask_number_reports_the_org_number() -> None:
+    assert mask_number("tel:+13175550123", ORG) == MaskedNumber("0123", "1317", "13175550123")
+    assert mask_number("tel:+13175550223", ORG) == MaskedNumber("0223", "1317", None)
+    assert mask_number("tel:+13175550123") == MaskedNumber("0123", "1317", None)  # no org given
+    assert mask_number("anonymous", ORG) == MaskedNumber(REDACTED, None, None)
+    assert _org_masker().number("tel:+442079460000").org_number == "442079460000"
+    # the old two-field API keeps its shape
+    assert _org_masker().mask_number("tel:+13175550123") == ("0123", "1317")
+
+
+def test_policy_org_numbers_add_to_the_pools(tmp_path: Path) -> None:
+    policy = _policy(tmp_path, 'org_numbers: ["+15555550100", " +16125550000 "]\n')
+    masker = _org_masker(policy)
+    session = masker.mask_conversation(_numbers_conversation("tel:+15555550100"))
+    assert session["participants"][0]["sessions"][0]["ani"] == "tel:+15555550100"
+    assert masker.number("+16125550000").org_number == "16125550000"
+    assert masker.number("tel:+13175550100").org_number == "13175550100"  # the pools still count
+    assert _masker(policy).number("tel:+15555550100").org_number == "15555550100"  # no pools
+    assert load_policy(policy).org_numbers == ("+15555550100", "+16125550000")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["org_numbers: +15555550100\n", "org_numbers: [15555550100]\n", 'org_numbers: ["5550100"]\n'],
+)
+def test_invalid_org_numbers_is_a_config_error(tmp_path: Path, text: str) -> None:
+    with pytest.raises(ConfigError, match="org_numbers"):
+        _masker(_policy(tmp_path, text))
 
 
 def _policy(tmp_path: Path, text: str) -> Path:
@@ -299,7 +410,6 @@ def test_policy_path_from_env_and_flag(tmp_path: Path) -> None:
     [
         ("levels:\n  session:\n    ani: scramble\n", r"session\.ani: unknown action 'scramble'"),
         ("levels:\n  sessions:\n    ani: redact\n", "unknown level 'sessions'"),
-        ("prefix_digits: 0\n", "prefix_digits"),
         ("levels: [1, 2]\n", "`levels` must be a mapping"),
         ("levels: {session: {ani: [\n", "not valid YAML"),
     ],

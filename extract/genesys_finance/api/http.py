@@ -2,8 +2,12 @@
 
 * Pacing: every request (retries included) takes a slot from a per-minute budget shared by all
   threads, so the API's own limit (300/min per token) is rarely hit.
-* 429: wait `Retry-After` seconds (every thread pauses), never renew the token (the budget is
-  per token; a new token does not reset it).
+* 429 is the client's, not one thread's (the budget is per token, and every thread uses the
+  token): a rate-limit 429 holds every request of every thread until its `Retry-After` has
+  passed. A 429 for too many concurrent jobs (its ErrorBody's `limit.key` names the concurrent
+  jobs limit) holds back only new job submissions (a POST to a `.../jobs` collection): polling
+  and downloading go on. A 429 that does not say which limit is read as the rate limit, the safe
+  reading. The token is never renewed on a 429 (a new token does not reset the budget).
 * 401: renew the token once and replay the request.
 * 5xx and connection errors: exponential back-off, then an `ApiError` naming the request.
 """
@@ -32,25 +36,55 @@ DEFAULT_RETRY_AFTER_S = 3.0  # the .NET SDK's default when a 429 has no Retry-Af
 
 
 class RequestPacer:
-    """Spaces requests evenly under a per-minute budget shared by every thread."""
+    """The client's shared pacing state: a per-minute budget and the API's holds, for every thread.
+
+    `pause_for` (a rate-limit 429) holds every request; `hold_submissions_for` (a concurrent-jobs
+    429) holds job submissions only. A thread that reserved a slot before a hold began checks again
+    once its slot comes, so no request leaves inside a hold the client already knows of.
+    """
 
     def __init__(self, requests_per_minute: float) -> None:
         self.interval_s = 60.0 / requests_per_minute if requests_per_minute > 0 else 0.0
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._paused_until = 0.0  # monotonic: no request before this
+        self._submissions_held_until = 0.0  # monotonic: no job submission before this
 
-    def wait_for_slot(self) -> None:
-        with self._lock:
-            now = time.monotonic()
-            slot = max(now, self._next_slot)
-            self._next_slot = slot + self.interval_s
-        if slot > now:
+    def wait_for_slot(self, submission: bool = False) -> None:
+        """Block until this thread may send (a job submission when `submission`)."""
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                resume = self._resume_at(submission)
+                if resume <= now:
+                    slot = max(now, self._next_slot)
+                    self._next_slot = slot + self.interval_s
+            if resume > now:
+                time.sleep(resume - now)
+                continue
+            if slot <= now:
+                return
             time.sleep(slot - now)
+            with self._lock:
+                if self._resume_at(submission) <= time.monotonic():
+                    return
+            # A hold began while this thread waited for its slot: wait for it, then a new slot.
+
+    def _resume_at(self, submission: bool) -> float:
+        if submission:
+            return max(self._paused_until, self._submissions_held_until)
+        return self._paused_until
 
     def pause_for(self, seconds: float) -> None:
-        """Hold every thread's next request for `seconds` (after a 429)."""
+        """Hold every thread's requests for `seconds` from now (a rate-limit 429)."""
         with self._lock:
-            self._next_slot = max(self._next_slot, time.monotonic() + seconds)
+            self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def hold_submissions_for(self, seconds: float) -> None:
+        """Hold every thread's job submissions for `seconds` from now (a concurrent-jobs 429)."""
+        with self._lock:
+            until = time.monotonic() + seconds
+            self._submissions_held_until = max(self._submissions_held_until, until)
 
 
 @dataclass(frozen=True)
@@ -140,8 +174,9 @@ class ApiClient:
             headers["Content-Type"] = "application/json"
         failures = rate_limited = 0
         renewed_after_401 = False
+        submission = is_job_submission(method, path)
         while True:
-            self.pacer.wait_for_slot()
+            self.pacer.wait_for_slot(submission)
             self._count("requests")
             token: str | None = None
             try:
@@ -183,10 +218,17 @@ class ApiClient:
                         status=429,
                     )
                 wait_s = _retry_after_s(response)
-                log.debug("%s: HTTP 429, waiting %.1f s (Retry-After)", name, wait_s)
-                self.pacer.pause_for(wait_s)
-                time.sleep(wait_s)
-                continue
+                if submission and is_concurrent_jobs_limit(content):
+                    log.debug(
+                        "%s: HTTP 429 (concurrent jobs), submissions wait %.1f s", name, wait_s
+                    )
+                    self.pacer.hold_submissions_for(wait_s)
+                else:
+                    log.debug(
+                        "%s: HTTP 429, every request waits %.1f s (Retry-After)", name, wait_s
+                    )
+                    self.pacer.pause_for(wait_s)
+                continue  # wait_for_slot waits out the hold
             if status == 401 and not renewed_after_401:
                 renewed_after_401 = True
                 self._count("token_renewals_after_401")
@@ -214,6 +256,23 @@ class ApiClient:
     def _count(self, field: str) -> None:
         with self._stats_lock:
             setattr(self.stats, field, getattr(self.stats, field) + 1)
+
+
+def is_job_submission(method: str, path: str) -> bool:
+    """Creating an async job (`POST .../details/jobs` and its kin): what a job cap holds back."""
+    return method == "POST" and path.rstrip("/").endswith("/jobs")
+
+
+def is_concurrent_jobs_limit(content: bytes) -> bool:
+    """The 429's ErrorBody names the concurrent-jobs limit (`limit.key`, e.g. the org limit
+    `...details.jobs.concurrent.access.max`, genesys-analytics-api.md §3.6 and §6.3)."""
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return False
+    limit = body.get("limit") if isinstance(body, dict) else None
+    key = limit.get("key") if isinstance(limit, dict) else None
+    return isinstance(key, str) and "concurrent" in key
 
 
 def _retry_after_s(response: requests.Response) -> float:

@@ -120,7 +120,7 @@ def load_cdr_files(
     loaded_at = datetime.now(UTC)
     reports, contexts = _open_all(paths, fmt, loaded_at)
     if contexts:
-        numbers = org_numbers if org_numbers is not None else org_numbers_for(settings, masker)
+        numbers = org_numbers if org_numbers is not None else org_numbers_for(settings)
         cdr_masker = CdrMasker(masker, numbers)
         rejects: list[CdrReject] = []
         tables = _tables(contexts, cdr_masker, carrier, rejects)

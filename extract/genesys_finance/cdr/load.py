@@ -1,13 +1,12 @@
 """Typed CDR rows and rejects -> `carrier_raw.cdrs` / `carrier_raw.cdr_rejects`.
 
-Rows go to the warehouse as Arrow tables through dlt (insert-only merge on the line id, so a
-file loaded twice changes nothing). `write_tables` is the one entry point: when the shared
-loading module lands, it is the only function to switch.
+Rows go to the warehouse as finished load files through the shared loader (`loading.py`:
+insert-only merge on the line id, so a file loaded twice changes nothing). `write_tables` is
+the one entry point.
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
@@ -16,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from genesys_finance.cdr.parse import CdrReject, CdrRow
+from genesys_finance.loadfiles import LoadFileFormat, arrow_hints, write_load_file
 from genesys_finance.settings import CARRIER_SCHEMA, Settings
 
 CDR_TABLE = "cdrs"
 REJECT_TABLE = "cdr_rejects"
-PIPELINE_NAME = "genesys_finance_cdrs"
 BATCH_ROWS = 50_000
 
 # Rows are fully determined by (file content, line): never update, only add new keys.
@@ -54,25 +53,6 @@ def arrow_schemas() -> tuple[Any, Any]:
     return schema(CdrRow, "cdr_id"), schema(CdrReject, "reject_id")
 
 
-def _column_hints(schema: Any) -> Any:
-    """dlt column hints matching the Arrow schema (explicit precision, scale, timezone)."""
-    import pyarrow as pa
-
-    hints: dict[str, dict[str, Any]] = {}
-    for f in schema:
-        hint: dict[str, Any] = {"nullable": f.nullable}
-        if pa.types.is_decimal(f.type):
-            hint.update(data_type="decimal", precision=f.type.precision, scale=f.type.scale)
-        elif pa.types.is_timestamp(f.type):
-            hint.update(data_type="timestamp", timezone=True)
-        elif pa.types.is_integer(f.type):
-            hint.update(data_type="bigint")
-        else:
-            hint.update(data_type="text")
-        hints[f.name] = hint
-    return hints
-
-
 def rows_table(rows: list[Any], schema: Any) -> Any:
     """An Arrow table of dataclass rows (`CdrRow` or `CdrReject`), built column by column."""
     import pyarrow as pa
@@ -100,40 +80,23 @@ def _tables(items: Iterable[Any], schema: Any, size: int) -> Iterator[Any]:
 
 
 def _file_imports(
-    tables: Iterable[Any], schema: Any, folder: Path, file_format: str
+    tables: Iterable[Any], schema: Any, folder: Path, file_format: LoadFileFormat
 ) -> Iterator[Any]:
-    """Each Arrow table written as a finished load file that dlt imports as is (the extractor's
-    path, pipeline.py): dlt's extract and normalize steps then only link files. With no rows
-    at all, one empty Arrow table instead, so the table exists for dbt's sources."""
+    """Each Arrow table written as a finished load file that dlt imports as is (as the
+    extractor's pages): dlt's extract and normalize steps then only link files. With no rows at
+    all, one empty Arrow table instead, so the table exists for dbt's sources."""
     import dlt
-
-    from genesys_finance.pipeline import write_load_file
 
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
     for table in tables:
         if table.num_rows:
             path = folder / f"{written:06d}.{file_format}"
-            write_load_file(table, path, file_format)  # type: ignore[arg-type]
+            write_load_file(table, path, file_format)
             written += 1
-            yield dlt.mark.with_file_import(str(path), file_format, items_count=table.num_rows)  # type: ignore[arg-type]
+            yield dlt.mark.with_file_import(str(path), file_format, items_count=table.num_rows)
     if not written:
         yield rows_table([], schema)
-
-
-def _resource(
-    name: str, key: str, schema: Any, tables: Iterable[Any], folder: Path, file_format: str
-) -> Any:
-    import dlt
-
-    return dlt.resource(
-        _file_imports(tables, schema, folder / name, file_format),
-        name=name,
-        table_name=name,
-        primary_key=key,
-        write_disposition=_WRITE_DISPOSITION,
-        columns=_column_hints(schema),
-    )
 
 
 def write_tables(
@@ -141,45 +104,36 @@ def write_tables(
 ) -> None:
     """Load `rows` (Arrow tables of `cdrs` rows, `arrow_schemas()[0]`), then the rejects set
     aside while reading them (`rejects()` is called after `rows` is exhausted). Both loads
-    are idempotent, so a crash between them is repaired by
-    loading the files again."""
-    import dlt
-
-    from genesys_finance.pipeline import load_file_format
-    from genesys_finance.warehouse import dlt_destination
+    are idempotent, so a crash between them is repaired by loading the files again."""
+    from genesys_finance.loading import TableLoad, load_tables
+    from genesys_finance.warehouse import warehouse_for
 
     cdr_schema, reject_schema = arrow_schemas()
-    file_format = load_file_format(settings.target)
-    scope = PIPELINE_NAME.upper()
-    # As for the extractor (pipeline.py): no gzip of files that live seconds on local disk,
-    # and no copies of loaded files kept.
-    for section in ("DATA_WRITER", "NORMALIZE__DATA_WRITER"):
-        os.environ.setdefault(f"{scope}__{section}__DISABLE_COMPRESSION", "true")
-    os.environ.setdefault(f"{scope}__LOAD__DELETE_COMPLETED_JOBS", "true")
+    file_format = warehouse_for(settings).load_file_format
     with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as workdir:
-        # A throwaway working dir: the load is idempotent, so no local state is worth keeping.
-        files = Path(workdir) / "files"
-        files.mkdir()
-        pipeline = dlt.pipeline(
-            pipeline_name=PIPELINE_NAME,
-            destination=dlt_destination(settings),
-            dataset_name=CARRIER_SCHEMA,
-            pipelines_dir=str(Path(workdir) / "dlt"),
-        )
-        pipeline.run(
-            _resource(CDR_TABLE, "cdr_id", cdr_schema, rows, files, file_format),
-            loader_file_format=file_format,
-        )
-        pipeline.run(
-            _resource(
-                REJECT_TABLE,
-                "reject_id",
-                reject_schema,
-                _lazy_tables(rejects, reject_schema),
-                files,
-                file_format,
-            ),
-            loader_file_format=file_format,
+        files = Path(workdir)
+
+        def rejects_imports() -> Iterator[Any]:
+            tables = _lazy_tables(rejects, reject_schema)
+            return _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
+
+        load_tables(
+            settings,
+            CARRIER_SCHEMA,
+            {
+                CDR_TABLE: TableLoad(
+                    _file_imports(rows, cdr_schema, files / CDR_TABLE, file_format),
+                    primary_key="cdr_id",
+                    hints=arrow_hints(cdr_schema),
+                    write_disposition=_WRITE_DISPOSITION,
+                ),
+                REJECT_TABLE: TableLoad(
+                    rejects_imports,
+                    primary_key="reject_id",
+                    hints=arrow_hints(reject_schema),
+                    write_disposition=_WRITE_DISPOSITION,
+                ),
+            },
         )
 
 
