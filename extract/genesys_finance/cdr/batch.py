@@ -89,8 +89,9 @@ class BatchParser:
     def _columns(self, records: list[RawRecord]) -> tuple[pa.Table, list[RawRecord]]:
         parser, ctx = self.parser, self.parser.ctx
         n = len(records)
+        cells = list(zip(*(r.cells for r in records), strict=True))
         text: dict[str, pa.Array] = {
-            f: pc.utf8_trim_whitespace(pa.array([r.cells[i] for r in records], pa.string()))  # type: ignore[index]
+            f: pc.utf8_trim_whitespace(pa.array(cells[i], pa.string()))
             for f, i in parser.positions.items()
         }
         ok = pa.array([True] * n)

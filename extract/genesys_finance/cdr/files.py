@@ -20,7 +20,7 @@ from genesys_finance.cdr.batch import BatchParser
 from genesys_finance.cdr.mask import CdrMasker, org_numbers_for
 from genesys_finance.cdr.parse import CdrReject, CdrRow, FileContext, RowParser, column_positions
 from genesys_finance.cdr.profile import Profile, builtin
-from genesys_finance.cdr.reader import CdrFileError, RawRecord, file_sha256, records
+from genesys_finance.cdr.reader import CdrFileError, RawRecord, records, scan_file
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import ConfigError, Settings
@@ -68,24 +68,38 @@ class FileReport:
 def open_file(path: Path, profile: Profile, loaded_at: datetime) -> FileContext:
     """Checks the header; raises CdrFileError for a file that cannot be loaded at all."""
     name = path.name
-    sha256, ends_with_newline = file_sha256(path, name)
-    for record in records(path, profile.encoding, profile.delimiter, ends_with_newline):
+    scan = scan_file(path, name, profile.encoding)
+    for record in records(path, profile.encoding, profile.delimiter, scan.ends_with_newline):
         if record.cells is None:
             raise CdrFileError(f"{name} line 1: unreadable header ({record.problem})")
         positions = column_positions(profile, record.cells, name)
         return FileContext(
-            path, name, sha256, profile, positions, len(record.cells), loaded_at, ends_with_newline
+            path,
+            name,
+            scan.sha256,
+            profile,
+            positions,
+            len(record.cells),
+            loaded_at,
+            scan.ends_with_newline,
+            scan.clean_text,
         )
     raise CdrFileError(f"{name}: empty file (no header row)")
+
+
+def _records(ctx: FileContext) -> Iterator[RawRecord]:
+    """The file's records after the header (checked by open_file)."""
+    p = ctx.profile
+    items = records(ctx.path, p.encoding, p.delimiter, ctx.ends_with_newline, not ctx.clean_text)
+    next(items)
+    return items
 
 
 def read_file(
     ctx: FileContext, parser: RowParser, report: FileReport
 ) -> Iterator[CdrRow | CdrReject]:
     """The file's rows and rejects in line order; counts and reasons go to `report`."""
-    items = records(ctx.path, ctx.profile.encoding, ctx.profile.delimiter, ctx.ends_with_newline)
-    next(items)  # the header, checked by open_file
-    for record in items:
+    for record in _records(ctx):
         report.rows_read += 1
         item = parser.parse(record)
         if isinstance(item, CdrRow):
@@ -141,11 +155,7 @@ def _tables(
     for ctx, report in contexts:
         log.info("reading %s (profile %s)", ctx.name, ctx.profile.name)
         parser = BatchParser(RowParser(ctx, masker, carrier), schema)
-        items = records(
-            ctx.path, ctx.profile.encoding, ctx.profile.delimiter, ctx.ends_with_newline
-        )
-        next(items)  # the header, checked by open_file
-        for batch in _batched(items):
+        for batch in _batched(_records(ctx)):
             table, bad = parser.parse(batch)
             report.rows_read += len(batch)
             report.rows_valid += table.num_rows
