@@ -55,20 +55,6 @@
 {%- endmacro %}
 
 
-{#- Indexes of the flattened tables, Postgres only:
-    * `conversation_id`: the incremental delete of a batch's conversations (`replace_conversations`,
-      `delete+insert`) probes an index instead of scanning the whole table;
-    * `extracted_at`: the newest `extracted_at` (`newest_extracted_at`, the watermark) is one index
-      probe, and a downstream model reads its batch from this model as an index range.
-    DuckDB: none (its scans are columnar and prune by zone map; an index would slow every insert). -#}
-{% macro flatten_indexes() -%}
-    {%- if target.type == 'postgres' -%}
-        {{ return([{'columns': ['conversation_id']}, {'columns': ['extracted_at']}]) }}
-    {%- endif -%}
-    {{ return([]) }}
-{%- endmacro %}
-
-
 {#- Hint for a CTE read several times: have each reader scan its source instead of a materialized
     copy. Postgres materializes such a CTE and then plans the readers without statistics: merge
     joins and on-disk sorts in int_voice_legs (9.0 s -> 4.7 s at 100k conversations). DuckDB

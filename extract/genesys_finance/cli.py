@@ -24,6 +24,7 @@ COMMANDS: dict[str, str] = {
     "build": "genesys_finance.commands.build",
     "run": "genesys_finance.commands.run",
     "demo": "genesys_finance.commands.demo",
+    "query": "genesys_finance.commands.query",
     "audit-pii": "genesys_finance.commands.audit_pii",
 }
 

@@ -53,6 +53,9 @@ def dbt_executable() -> list[str]:
 def dbt_environment(settings: Settings, extra: dict[str, str] | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SECRET_ENV}
     env.update(settings.dbt_env())
+    # The product's commands build production's schemas (`finance`, ...) unless told otherwise;
+    # a developer's plain `dbt` gets `<schema>_finance` (macros/generate_schema_name.sql).
+    env.setdefault("GENESYS_FINANCE_ENV", "prod")
     env.setdefault("DO_NOT_TRACK", "1")
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     if extra:

@@ -2,7 +2,8 @@
 
 One generic CSV (DESIGN.md) per carrier: one row per billed carrier-facing leg (a `voice` session
 with a `protocolCallId` on a `customer` or `external` participant), rated exactly with
-`rating.py` and `seeds/rate_cards.csv`, then a few percent of each discrepancy type injected.
+`rating.py` and `seeds/demo/demo_rate_cards.csv`, then a few percent of each discrepancy type
+injected.
 A ground-truth CSV labels every leg and every orphan CDR, so reconciliation can be checked.
 """
 
@@ -18,15 +19,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from genesys_oracles.rating import RateCardRow, billable_seconds, find_rate, leg_cost, rated_seconds
+from genesys_oracles.voice_legs import voice_legs
 from genesys_sim import fake_pii
 from genesys_sim.catalog import EDGE_CARRIERS, _uuid
 from genesys_sim.shapes import iso_ms, parse_iso_ms
 
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
-DEFAULT_RATE_CARDS = SEEDS_DIR / "rate_cards.csv"
+# The demo's invented lookups; the product's own `seeds/*.csv` are the org's and never written here.
+SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds" / "demo"
+DEFAULT_RATE_CARDS = SEEDS_DIR / "demo_rate_cards.csv"
 
-CARRIER_PURPOSES = ("customer", "external")
-PRE_ANSWER_SEGMENTS = frozenset({"dialing", "contacting", "alert"})
 GENERIC_COLUMNS = (
     "carrier", "sip_call_id", "start_time", "end_time", "billed_seconds", "calling_number",
     "called_number", "direction", "rate_per_minute", "billed_amount", "currency", "invoice_id",
@@ -186,8 +187,8 @@ def rate_for(
     return row
 
 
-def write_carrier_edges_seed(path: Path = SEEDS_DIR / "carrier_edges.csv") -> Path:
-    """`seeds/carrier_edges.csv` from the generator's fixed edges (in git; a test checks it)."""
+def write_carrier_edges_seed(path: Path = SEEDS_DIR / "demo_carrier_edges.csv") -> Path:
+    """`seeds/demo/demo_carrier_edges.csv` from the generator's fixed edges (in git; tested)."""
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(("edge_id", "carrier"))
@@ -203,30 +204,23 @@ def _digits(address: str) -> str:
 def carrier_legs(conversation: dict[str, Any]) -> Iterator[Leg]:
     """Completed carrier-facing legs of a conversation (legs with an open segment are skipped).
 
-    Duration: first answered segment start (pre-answer dialing/contacting/alert excluded) to the
-    last segment end; a leg with no answered segment is never answered (no CDR, cost 0).
+    Which legs, their answer instant and end: the tests' oracle `genesys_oracles.voice_legs`
+    (a leg with no answered segment is never answered: no CDR, cost 0).
     """
-    for p in conversation["participants"]:
-        if p.get("purpose") not in CARRIER_PURPOSES:
+    for leg in voice_legs(conversation):
+        if leg.segment_count == 0 or leg.open_segment_count or leg.end_ms is None:
             continue
-        for s in p["sessions"]:
-            if s.get("mediaType") != "voice" or "protocolCallId" not in s:
-                continue
-            segments = s["segments"]
-            if not segments or any("segmentEnd" not in g for g in segments):
-                continue
-            answered = [g for g in segments if g["segmentType"] not in PRE_ANSWER_SEGMENTS]
-            end_ms = max(parse_iso_ms(g["segmentEnd"]) for g in segments)
-            yield Leg(
-                conversation_id=conversation["conversationId"],
-                sip_call_id=s["protocolCallId"],
-                carrier=EDGE_CARRIERS[s["edgeId"]],
-                direction=s["direction"],
-                calling=_digits(s.get("ani", "")),
-                called=_digits(s["dnis"]),
-                answer_ms=parse_iso_ms(answered[0]["segmentStart"]) if answered else None,
-                end_ms=end_ms,
-            )
+        s = leg.session
+        yield Leg(
+            conversation_id=leg.conversation_id,
+            sip_call_id=s["protocolCallId"],
+            carrier=EDGE_CARRIERS[s["edgeId"]],
+            direction=s["direction"],
+            calling=_digits(s.get("ani", "")),
+            called=_digits(s["dnis"]),
+            answer_ms=leg.answered_ms,
+            end_ms=leg.end_ms,
+        )
 
 
 def iter_legs(generator: _Generator, start: date, end: date) -> Iterator[Leg]:

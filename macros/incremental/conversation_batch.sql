@@ -22,7 +22,8 @@
 {#- The newest `extracted_at` of `relation`, read when the model runs and written into its SQL as a
     constant (NULL when the relation is empty). As a subquery it cost a scan of the whole model on
     Postgres, twice per model and run, and kept both engines from pruning the batch read: a constant
-    is an index range on Postgres (`flatten_indexes`) and skips row groups by zone map on DuckDB.
+    is an index range on Postgres (the `+indexes` of dbt_project.yml) and skips row groups by zone
+    map on DuckDB.
     Read as text so the value round-trips exactly (microseconds, offset). -#}
 {% macro newest_extracted_at(relation) -%}
     {%- set type = genesys_finance.type_timestamptz() -%}
@@ -39,8 +40,21 @@
 {%- endmacro %}
 
 
-{#- `where` clause of the rows to (re)process; empty on a first run or a full refresh. -#}
+{#- The batch model: every conversation's latest version with its `extracted_at`, built first. A run's
+    batch is its conversations extracted after the reading model's watermark. -#}
+{% macro conversation_batch() -%}
+    {{ return(ref('stg_genesys__conversations')) }}
+{%- endmacro %}
+
+
+{#- `where` clause of the rows to (re)process; empty on a first run or a full refresh. Every model
+    reading its input through it also depends on the batch model (the `ref` below), which the
+    `replace_conversations` strategy reads after the model's select: declared here, where the batch
+    is defined, so no model needs a `-- depends_on` comment. -#}
 {% macro conversation_batch_filter(column='extracted_at') -%}
+    {%- if model.name != 'stg_genesys__conversations' -%}
+        {%- do genesys_finance.conversation_batch() -%}
+    {%- endif -%}
     {%- if is_incremental() -%}
         where {{ column }} > coalesce({{ genesys_finance.conversation_watermark() }}, {{ genesys_finance.epoch_start() }})
     {%- endif -%}
@@ -55,9 +69,8 @@
 {#- Custom incremental strategy `replace_conversations`: delete every row of each conversation in this
     run's batch, then insert the new rows. Unlike `delete+insert` keyed on the new rows, a conversation
     whose new version has no rows at this grain (a session that lost its metrics, say) still loses its
-    old rows, so an incremental model always equals a full refresh. The batch is read from
-    `stg_genesys__conversations`, which is built first and holds every conversation's latest
-    `extracted_at`; models using this strategy declare `-- depends_on:` on it. -#}
+    old rows, so an incremental model always equals a full refresh. The batch comes from
+    `conversation_batch()` (a dependency of every model reading through `conversation_batch_filter`). -#}
 {% macro get_incremental_replace_conversations_sql(arg_dict) -%}
     {%- set target = arg_dict["target_relation"] -%}
     {%- set source = arg_dict["temp_relation"] -%}
@@ -66,7 +79,7 @@
     where conversation_id in (
         select conversation_id from {{ source }}
         union all
-        select conversation_id from {{ ref('stg_genesys__conversations') }}
+        select conversation_id from {{ genesys_finance.conversation_batch() }}
         where extracted_at > coalesce(
             {{ genesys_finance.conversation_watermark(target) }}, {{ genesys_finance.epoch_start() }}
         )

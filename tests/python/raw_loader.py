@@ -20,7 +20,9 @@ from typing import Any
 import orjson
 
 from genesys_finance import warehouse
+from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import Settings
+from genesys_oracles.voice_legs import voice_legs
 
 CONVERSATION_COLUMNS = (
     "conversation_id",
@@ -56,10 +58,16 @@ def _ddl(target: str) -> list[str]:
         " cdr_id text primary key, carrier text, sip_call_id text, start_time timestamptz,"
         " end_time timestamptz, answer_time timestamptz, duration_ms bigint,"
         " billed_seconds bigint, calling_number_last4 text, called_number_last4 text,"
-        " calling_number_prefix text, called_number_prefix text, direction text,"
+        " calling_number_prefix text, called_number_prefix text, calling_number_org text,"
+        " called_number_org text, direction text,"
         " rate_per_minute decimal(18, 8), billed_amount decimal(18, 6), currency text,"
         " invoice_id text, source_format text, source_file text, source_line bigint,"
         " file_sha256 text, loaded_at timestamptz)",
+        "create table if not exists genesys_raw.did_pools (id text primary key,"
+        f" start_phone_number text, end_phone_number text, provider text, payload {json_type},"
+        " extracted_at timestamptz)",
+        "create table if not exists genesys_raw.dids (id text primary key, phone_number text,"
+        f" did_pool_id text, owner_type text, payload {json_type}, extracted_at timestamptz)",
         "create table if not exists carrier_raw.cdr_rejects ("
         " reject_id text primary key, source_file text, source_line bigint, file_sha256 text,"
         " field text, reason text, loaded_at timestamptz)",
@@ -128,15 +136,18 @@ def _fallback_mask(conv: dict[str, Any], key: bytes, prefix_digits: int = 4) -> 
 
 
 def mask_conversations(
-    settings: Settings, conversations: Iterable[dict[str, Any]]
+    settings: Settings,
+    conversations: Iterable[dict[str, Any]],
+    org_numbers: OrgNumbers | None = None,
 ) -> list[dict[str, Any]]:
-    """Masked copies, with the project's masking module when it exists."""
+    """Masked copies, with the project's masking module when it exists (`org_numbers`: the org's
+    own numbers, kept in clear)."""
     key = settings.hmac_key or b"test-hmac-key-not-a-secret"
     try:
         from genesys_finance.masking import Masker
     except ImportError:
         return [_fallback_mask(conv, key) for conv in conversations]
-    masker = Masker.from_settings(settings, env={})
+    masker = Masker.from_settings(settings, env={}, org_numbers=org_numbers)
     return [masker.mask_conversation(conv) for conv in conversations]
 
 
@@ -288,9 +299,52 @@ def load_dimensions(
                 )
 
 
+def load_org_numbers(
+    settings: Settings,
+    pools: Sequence[dict[str, Any]],
+    dids: Sequence[dict[str, Any]] = (),
+    extracted_at: datetime | None = None,
+) -> None:
+    """Replace `genesys_raw.did_pools` and `dids` with API-shaped entities (`startPhoneNumber`,
+    `endPhoneNumber`, `provider`; `phoneNumber`, `didPool.id`, `ownerType`): the org's numbers,
+    in clear as the extractor lands them."""
+    create_raw_tables(settings)
+    extracted_at = extracted_at or datetime.now(UTC)
+    mark = warehouse.placeholder(settings)
+    json_cast = "cast({} as jsonb)" if settings.target == "postgres" else "cast({} as json)"
+    values = f"values ({mark}, {mark}, {mark}, {mark}, {json_cast.format(mark)}, {mark})"
+    with warehouse.connect(settings) as conn:
+        cur = conn.cursor()
+        cur.execute("delete from genesys_raw.did_pools")
+        cur.execute("delete from genesys_raw.dids")
+        for pool in pools:
+            cur.execute(
+                f"insert into genesys_raw.did_pools {values}",
+                [
+                    pool["id"],
+                    pool.get("startPhoneNumber"),
+                    pool.get("endPhoneNumber"),
+                    pool.get("provider"),
+                    orjson.dumps(pool).decode(),
+                    extracted_at,
+                ],
+            )
+        for did in dids:
+            cur.execute(
+                f"insert into genesys_raw.dids {values}",
+                [
+                    did["id"],
+                    did.get("phoneNumber"),
+                    (did.get("didPool") or {}).get("id"),
+                    did.get("ownerType"),
+                    orjson.dumps(did).decode(),
+                    extracted_at,
+                ],
+            )
+
+
 # --- expectations: a plain Python walk of the same payloads -------------------------------------
 
-PRE_ANSWER = ("dialing", "contacting", "alert")
 COMPLETE_VARIANTS = {
     "tActiveCallback": "tActiveCallbackComplete",
     "tCoaching": "tCoachingComplete",
@@ -301,19 +355,14 @@ COMPLETE_VARIANTS = {
 }
 
 
-def _ms(value: str) -> int:
-    parsed = _ts(value)
-    assert parsed is not None
-    return round(parsed.timestamp() * 1000)
-
-
 def metric_column(name: str) -> str:
     snake = re.sub("([A-Z])", r"_\1", name).lower()
     return snake + ("_ms" if name.startswith("t") else "")
 
 
 def expected_flattening(conversations: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Counts, per-session metric totals and leg durations, computed from masked payloads."""
+    """Counts, per-session metric totals and leg answered durations (the `voice_legs` oracle),
+    computed from masked payloads."""
     out: dict[str, Any] = {
         "conversations": len(conversations),
         "participants": 0,
@@ -324,7 +373,6 @@ def expected_flattening(conversations: Sequence[dict[str, Any]]) -> dict[str, An
         "legs": {},
     }
     for conv in conversations:
-        ended = "conversationEnd" in conv
         for participant in conv.get("participants", []):
             out["participants"] += 1
             for session in participant.get("sessions", []):
@@ -341,26 +389,8 @@ def expected_flattening(conversations: Sequence[dict[str, Any]]) -> dict[str, An
                         totals[base] = totals.pop(complete)
                 key = (conv["conversationId"], session["sessionId"])
                 out["session_metrics"][key] = {metric_column(k): v for k, v in totals.items()}
-                if (
-                    session.get("mediaType") == "voice"
-                    and session.get("protocolCallId")
-                    and participant.get("purpose") in ("customer", "external")
-                ):
-                    open_segment = any("segmentEnd" not in s for s in segments)
-                    answered = [
-                        _ms(s["segmentStart"])
-                        for s in segments
-                        if s.get("segmentType") not in PRE_ANSWER
-                    ]
-                    ends = [_ms(s["segmentEnd"]) for s in segments if "segmentEnd" in s]
-                    duration: int | None
-                    if not ended or open_segment:
-                        duration = None
-                    elif not answered:
-                        duration = 0
-                    else:
-                        duration = max(ends) - min(answered)
-                    out["legs"][key] = duration
+        for leg in voice_legs(conv):
+            out["legs"][(leg.conversation_id, leg.session_id)] = leg.answered_duration_ms
     return out
 
 

@@ -17,7 +17,9 @@ import pytest
 import raw_loader
 from conftest import HMAC_TEST_KEY, REFERENCE_DIR, _admin_connect, _admin_pg, make_settings
 from genesys_finance.dbt_runner import run_dbt
+from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import PostgresSettings, Settings
+from genesys_oracles.voice_legs import epoch_ms, voice_legs
 
 
 def _reference_conversations() -> list[dict[str, Any]]:
@@ -32,6 +34,17 @@ def _reference_conversations() -> list[dict[str, Any]]:
 
 
 CLEAR_CALL_ID = "ca110000-0000-4000-8000-200000000001"
+# The org's own numbers: a pool holding the reference example's dialled number (+18005550199).
+ORG_POOLS = [
+    {
+        "id": "dp-1",
+        "startPhoneNumber": "+18005550100",
+        "endPhoneNumber": "+18005550199",
+        "provider": "PURE_CLOUD_VOICE",
+    }
+]
+ORG_DIDS = [{"id": "did-1", "phoneNumber": "+18005550199", "didPool": {"id": "dp-1"}}]
+ORG_NUMBERS = OrgNumbers.build(ranges=[("+18005550100", "+18005550199")])
 
 
 def _clear_conversation() -> dict[str, Any] | None:
@@ -86,7 +99,8 @@ def built(
     settings = make_settings(target, tmp_path, pg)
     try:
         conversations = simulator_conversations() + _reference_conversations()
-        masked = raw_loader.mask_conversations(settings, conversations)
+        masked = raw_loader.mask_conversations(settings, conversations, ORG_NUMBERS)
+        raw_loader.load_org_numbers(settings, ORG_POOLS, ORG_DIDS)
         raw_loader.load_conversations(
             settings, masked, mask=False, extracted_at=datetime(2024, 5, 8, tzinfo=UTC)
         )
@@ -192,7 +206,7 @@ def test_leg_durations_match_python_walk(built: dict[str, Any]) -> None:
     expected = raw_loader.expected_flattening(masked)["legs"]
     rows = raw_loader.fetch(
         settings,
-        "select conversation_id, session_id, duration_ms, is_ongoing, participant_purpose "
+        "select conversation_id, session_id, answered_duration_ms, is_ongoing, participant_purpose "
         "from intermediate.int_voice_legs",
     )
     got = {(r[0], r[1]): r[2] for r in rows}
@@ -200,6 +214,45 @@ def test_leg_durations_match_python_walk(built: dict[str, Any]) -> None:
     assert any(r[3] for r in rows), "expected at least one ongoing leg"
     assert all(r[2] is None for r in rows if r[3])
     assert {r[4] for r in rows} <= {"customer", "external"}
+
+
+def test_leg_billing_start_matches_the_oracle(built: dict[str, Any]) -> None:
+    """The billing start: the answer instant, the leg's start when it was never answered."""
+    settings, masked = built["settings"], built["masked"]
+    expected = {
+        (leg.conversation_id, leg.session_id): leg.billing_start_ms
+        for conv in masked
+        for leg in voice_legs(conv)
+    }
+    rows = raw_loader.fetch(
+        settings,
+        "select conversation_id, session_id, billing_start, answered_at "
+        "from intermediate.int_voice_legs",
+    )
+    got = {(r[0], r[1]): None if r[2] is None else epoch_ms(r[2].isoformat()) for r in rows}
+    assert got == expected
+    assert any(r[3] is None and r[2] is not None for r in rows), "a never-answered leg"
+
+
+def test_org_numbers_stay_in_clear_and_others_are_cut(built: dict[str, Any]) -> None:
+    """The reference example's dialled number is in the org's pool: kept as its digits in
+    `dnis_org_number`; the customer's number is cut (`ani_org_number` NULL, last 4 kept)."""
+    settings = built["settings"]
+    legs = raw_loader.fetch(
+        settings,
+        "select ani_last4, ani_org_number, dnis_last4, dnis_prefix, dnis_org_number "
+        "from intermediate.int_voice_legs "
+        "where session_id = '5e000000-0000-4000-8000-000000000001'",
+    )
+    assert legs == [("0100", None, "0199", "1800", "18005550199")]
+    pools = raw_loader.fetch(
+        settings, "select did_pool_id, start_number, end_number from staging.stg_genesys__did_pools"
+    )
+    assert pools == [("dp-1", "18005550100", "18005550199")]
+    dids = raw_loader.fetch(
+        settings, "select did_id, did_pool_id, did_number from staging.stg_genesys__dids"
+    )
+    assert dids == [("did-1", "dp-1", "18005550199")]
 
 
 def test_types_are_exact(built: dict[str, Any]) -> None:

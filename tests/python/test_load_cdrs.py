@@ -15,15 +15,18 @@ import pytest
 
 from conftest import HMAC_TEST_KEY, REFERENCE_DIR
 from genesys_finance import cli
-from genesys_finance.cdrs import (
-    CdrFileError,
-    FileReport,
-    load_cdr_files,
+from genesys_finance.cdr import CdrFileError, FileReport, builtin, load_cdr_files
+from genesys_finance.cdr.mask import CdrMasker
+from genesys_finance.cdr.parse import (
+    FileContext,
+    RowParser,
     parse_decimal,
     parse_int,
-    parse_timestamp,
+    timestamp_parser,
+    to_utc,
 )
 from genesys_finance.masking import Masker
+from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import Settings
 from genesys_finance.warehouse import query
 
@@ -82,49 +85,56 @@ def test_parse_decimal_is_exact() -> None:
 
 def test_parse_int_is_strict() -> None:
     assert parse_int("60") == 60
-    for bad in ("6O", "-60", "60.0", "+60", " ", "1e3"):
+    for bad in ("6O", "60.0", "+60", " ", "1e3"):
         with pytest.raises(ValueError, match="not an integer"):
             parse_int(bad)
+    with pytest.raises(ValueError, match="negative"):
+        parse_int("-60")
 
 
 def test_parse_timestamp_to_utc() -> None:
     expected = datetime(2024, 5, 14, 13, 0, tzinfo=UTC)
-    assert parse_timestamp("2024-05-14T15:00:00+02:00", False) == expected
-    assert parse_timestamp("2024-05-14T13:00:00Z", False) == expected
-    assert parse_timestamp("2024-05-14 13:00:00", True) == expected
+    iso = timestamp_parser("iso8601")
+    assert to_utc(iso("2024-05-14T15:00:00+02:00"), None) == expected
+    assert to_utc(iso("2024-05-14T13:00:00Z"), None) == expected
+    assert to_utc(iso("2024-05-14 13:00:00"), UTC) == expected
     with pytest.raises(ValueError, match="no UTC offset"):
-        parse_timestamp("2024-05-14 13:00:00", False)
+        to_utc(iso("2024-05-14 13:00:00"), None)
 
 
 def test_problem_messages_never_echo_the_value() -> None:
-    from genesys_finance.cdrs import GENERIC, FileContext, RowParser, column_positions
+    from genesys_finance.cdr.parse import CdrReject, column_positions
+    from genesys_finance.cdr.reader import RawRecord
 
-    header = list(GENERIC.columns)
+    generic = builtin("generic")
+    header = list(generic.columns.values())
     ctx = FileContext(
         MARCH,
         "x.csv",
         "0" * 64,
-        GENERIC,
-        column_positions(GENERIC, header, "x"),
+        generic,
+        column_positions(generic, header, "x"),
         len(header),
         datetime.now(UTC),
     )
     row = dict.fromkeys(header, "+15555550177")
-    masker = _masker(Settings(hmac_key=HMAC_TEST_KEY.encode()))
-    record, problems = RowParser(masker).parse(ctx, list(row.values()), 7)
-    assert record is None
-    assert {name for name, _ in problems} >= {"billed_seconds", "start_time", "direction"}
-    assert "5555550177" not in json.dumps(problems)
+    reject = RowParser(ctx, _cdr_masker()).parse(RawRecord(7, list(row.values())))
+    assert isinstance(reject, CdrReject)
+    assert set(reject.field.split(",")) >= {"billed_seconds", "start_time", "direction"}
+    assert "5555550177" not in json.dumps(reject.reason)
 
 
 def _read(path: Path) -> FileReport:
-    from genesys_finance.cdrs import GENERIC, RowParser, open_file, read_file
+    from genesys_finance.cdr import open_file, read_file
 
     report = FileReport(path, path.name)
-    ctx = open_file(path, GENERIC, datetime.now(UTC))
-    masker = _masker(Settings(hmac_key=HMAC_TEST_KEY.encode()))
-    list(read_file(ctx, RowParser(masker), report))
+    ctx = open_file(path, builtin("generic"), datetime.now(UTC))
+    list(read_file(ctx, RowParser(ctx, _cdr_masker()), report))
     return report
+
+
+def _cdr_masker() -> CdrMasker:
+    return CdrMasker(_masker(Settings(hmac_key=HMAC_TEST_KEY.encode())), OrgNumbers())
 
 
 def test_broken_quoting_rejects_only_that_line(tmp_path: Path) -> None:
@@ -136,11 +146,14 @@ def test_broken_quoting_rejects_only_that_line(tmp_path: Path) -> None:
     assert report.reasons == ["quoting.csv line 3: row: malformed CSV (quoting)"]
 
 
-def test_not_utf8_fails_the_whole_file(tmp_path: Path) -> None:
+def test_bytes_not_in_the_encoding_reject_only_their_line(tmp_path: Path) -> None:
     path = tmp_path / "latin1.csv"
-    path.write_bytes(MARCH.read_bytes() + "caf\u00e9\n".encode("latin-1"))
-    with pytest.raises(CdrFileError, match=r"latin1.csv: not UTF-8 text \(byte \d+\)"):
-        _read(path)
+    good = MARCH.read_text().splitlines()[:2]
+    bad = good[1].replace("acme_telecom", "acm\u00e9_telecom").encode("latin-1")
+    path.write_bytes("\n".join(good).encode() + b"\n" + bad + b"\n" + good[1].encode() + b"\n")
+    report = _read(path)
+    assert (report.rows_read, report.rows_valid, report.rows_rejected) == (3, 2, 1)
+    assert report.reasons == ["latin1.csv line 3: row: bytes that are not valid utf-8 text"]
 
 
 # -- loads on both targets -------------------------------------------------------------------
@@ -238,7 +251,9 @@ def test_reload_changes_nothing(warehouse: Settings) -> None:
 def test_genesys_voice_format(warehouse: Settings) -> None:
     report = _load(warehouse, VOICE, fmt="genesys-voice")["genesys_voice_may.csv"]
     assert (report.rows_read, report.loaded, report.rejected) == (4, 3, 1)
-    assert report.reasons == ["genesys_voice_may.csv line 5: duration_ms: not an integer"]
+    assert report.reasons == [
+        "genesys_voice_may.csv line 5: duration_ms (Duration (Seconds)): not an integer"
+    ]
     rows = _rows(
         warehouse,
         "select carrier, start_time, duration_ms, billed_seconds, rate_per_minute, "
@@ -264,17 +279,19 @@ def test_genesys_voice_format(warehouse: Settings) -> None:
 def test_missing_column_fails_the_whole_file(warehouse: Settings) -> None:
     reports = _load(warehouse, MISSING, MARCH)
     missing = reports["missing_column.csv"]
-    assert missing.error == "missing_column.csv: missing required column(s): billed_seconds"
+    assert missing.error == (
+        "missing_column.csv: missing required column(s): billed_seconds (profile generic)"
+    )
     assert not missing.consistent
     assert reports["cdrs_march.csv"].consistent
     assert _rows(warehouse, "select count(distinct source_file) from carrier_raw.cdrs") == [(1,)]
 
 
 def test_voice_file_as_generic_gets_a_hint() -> None:
-    from genesys_finance.cdrs import GENERIC, open_file
+    from genesys_finance.cdr import open_file
 
     with pytest.raises(CdrFileError, match="use --format genesys-voice"):
-        open_file(VOICE, GENERIC, datetime.now(UTC))
+        open_file(VOICE, builtin("generic"), datetime.now(UTC))
 
 
 def test_call_ids_join_the_masked_payload(warehouse: Settings) -> None:

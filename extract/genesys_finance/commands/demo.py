@@ -53,7 +53,7 @@ def demo_range(today: date, months: int) -> tuple[date, date]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_finance.cdrs import load_cdr_files
+    from genesys_finance.cdr import load_cdr_files
     from genesys_finance.dbt_runner import run_dbt
     from genesys_finance.runner import ExtractOptions, run_extract
     from genesys_finance.settings import Settings
@@ -102,7 +102,9 @@ def run(args: argparse.Namespace) -> int:
             step("CDRs " + report.summary())
 
     step("dbt build (seeds, models, tests) ...")
-    result = run_dbt(settings, ["build"], check=False, stream=True)
+    # the demo rates with its own invented lookups (seeds/demo/), never an org's
+    demo_lookups = "{genesys_finance_use_demo_lookups: true}"
+    result = run_dbt(settings, ["build", "--vars", demo_lookups], check=False, stream=True)
     if not result.ok:
         print(f"demo: dbt build failed after {result.seconds:.0f} s", file=sys.stderr)
         return 1
@@ -111,8 +113,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"\nThe warehouse is {duckdb_path}.\n"
         f"Ground truth of the injected billing discrepancies: {files.ground_truth_path}\n"
-        "Docs for lineage review: genesys-finance build --docs "
-        "(with GENESYS_FINANCE_DUCKDB pointing at the file)."
+        "Docs for lineage review: genesys-finance build --docs (with GENESYS_FINANCE_DUCKDB "
+        "pointing at the file and GENESYS_FINANCE_DEMO_LOOKUPS=true: the demo's lookups)."
     )
     return 0
 

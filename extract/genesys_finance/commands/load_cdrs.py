@@ -9,13 +9,32 @@ HELP = "load carrier CDR CSV files into carrier_raw (numbers and Call-IDs masked
 MAX_REASONS = 5  # per file on the terminal; all of them are in carrier_raw.cdr_rejects
 
 
+def format_choices() -> tuple[str, ...]:
+    from genesys_finance.cdr.profile import builtin_names
+
+    return builtin_names()
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="CDR CSV file(s)")
-    parser.add_argument(
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
         "--format",
-        choices=("generic", "genesys-voice"),
+        choices=format_choices(),
         default="generic",
-        help="generic CSV (DESIGN.md) or the Genesys Cloud Voice usage report (default: generic)",
+        help="a built-in format profile (default: generic; see docs/cdr-formats.md)",
+    )
+    which.add_argument(
+        "--format-file",
+        type=Path,
+        metavar="PROFILE.yml",
+        help="a format profile of your own (YAML, the keys of docs/cdr-formats.md)",
+    )
+    parser.add_argument(
+        "--carrier",
+        metavar="NAME",
+        help="carrier of the files, for a profile without a carrier column "
+        "(default: the profile's own, e.g. telnyx)",
     )
     parser.add_argument(
         "--target", choices=("duckdb", "postgres"), help="override GENESYS_FINANCE_TARGET"
@@ -28,17 +47,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_finance.cdrs import load_cdr_files
+    from genesys_finance.cdr import load_cdr_files, resolve
     from genesys_finance.settings import Settings
 
     settings = Settings.from_env().with_target(args.target)
-    reports = load_cdr_files(settings, args.paths, args.format, policy_path=args.pii_policy)
+    profile = resolve(args.format, getattr(args, "format_file", None))
+    reports = load_cdr_files(
+        settings,
+        args.paths,
+        profile,
+        policy_path=args.pii_policy,
+        carrier=getattr(args, "carrier", None),
+    )
     for report in reports:
         print(report.summary())
         for reason in report.reasons[:MAX_REASONS]:
             print(f"  rejected: {reason}")
         if len(report.reasons) > MAX_REASONS:
             print(f"  ... {len(report.reasons) - MAX_REASONS} more in carrier_raw.cdr_rejects")
+        notes = report.duplicate_notes()
+        for note in notes[:MAX_REASONS]:
+            print(f"  loaded twice: {note}")
+        if len(notes) > MAX_REASONS:
+            print(f"  ... {len(notes) - MAX_REASONS} more repeated lines")
     ok = [r for r in reports if r.error is None]
     print(
         f"total: {sum(r.rows_read for r in ok)} rows read, {sum(r.loaded or 0 for r in ok)} "

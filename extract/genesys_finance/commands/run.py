@@ -26,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cdr-format",
-        choices=("generic", "genesys-voice"),
+        choices=load_cdrs.format_choices(),
         default="generic",
-        help="format of the --cdrs files (default: generic)",
+        help="format profile of the --cdrs files (default: generic)",
     )
     parser.add_argument(
         "--full-refresh", action="store_true", help="rebuild incremental models from scratch"
@@ -47,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
         return status
     if args.cdrs:
         cdr_args = argparse.Namespace(
-            paths=args.cdrs, format=args.cdr_format, target=args.target, pii_policy=args.pii_policy
+            paths=args.cdrs,
+            format=args.cdr_format,
+            format_file=None,
+            carrier=None,
+            target=args.target,
+            pii_policy=args.pii_policy,
         )
         status = load_cdrs.run(cdr_args)
         if status != 0:

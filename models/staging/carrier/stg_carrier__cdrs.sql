@@ -19,6 +19,8 @@ renamed as (
         calling_number_prefix,
         called_number_last4,
         called_number_prefix,
+        calling_number_org,
+        called_number_org,
 
         ---------- timestamps
         cast(start_time as {{ type_timestamptz() }}) as start_time,
@@ -26,7 +28,7 @@ renamed as (
         cast(end_time as {{ type_timestamptz() }}) as end_time,
 
         ---------- durations and money (exact types: integer ms, fixed-point decimals)
-        cast(duration_ms as bigint) as duration_ms,
+        cast(duration_ms as bigint) as carrier_duration_ms,
         cast(billed_seconds as bigint) as billed_seconds,
         cast(rate_per_minute as numeric(18, 8)) as rate_per_minute,
         cast(billed_amount as numeric(18, 6)) as billed_amount,

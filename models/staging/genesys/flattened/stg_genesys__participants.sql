@@ -1,16 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_conversations',
-        on_schema_change='fail',
-        pre_hook="{{ flatten_pre_hook() }}",
-        post_hook="{{ flatten_post_hook() }}",
-        indexes=flatten_indexes(),
-    )
-}}
-
--- depends_on: {{ ref('stg_genesys__conversations') }}
-
 with
 
 source as (

@@ -1,14 +1,5 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='conversation_id',
-        on_schema_change='fail',
-        pre_hook="{{ flatten_pre_hook() }}",
-        post_hook="{{ flatten_post_hook() }}",
-        indexes=flatten_indexes(),
-    )
-}}
+-- the batch model itself: its own rows are replaced by key (see dbt_project.yml)
+{{ config(incremental_strategy='delete+insert', unique_key='conversation_id') }}
 
 with
 

@@ -1,16 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_conversations',
-        on_schema_change='fail',
-        pre_hook="{{ flatten_pre_hook() }}",
-        post_hook="{{ flatten_post_hook() }}",
-        indexes=flatten_indexes(),
-    )
-}}
-
--- depends_on: {{ ref('stg_genesys__conversations') }}
-
 {#- the payload parts read below; segments and metrics only for their counts -#}
 {%- set payload_paths = [['participants', 'participantId'], ['participants', 'purpose']] %}
 {%- for name in [
@@ -103,6 +90,10 @@ renamed as (
             {{ json_text('session', 'sessionDnisPrefix') }},
             {{ e164_or_null(json_text('session', 'sessionDnis')) }}
         ) as session_dnis_prefix,
+        ---------- the org's own numbers, in clear (not PII): E.164 digits, else NULL
+        {{ json_text('session', 'ani') }} as ani_org_number,
+        {{ json_text('session', 'dnis') }} as dnis_org_number,
+        {{ json_text('session', 'sessionDnis') }} as session_dnis_org_number,
         {{ json_text('session', 'remote') }} as remote,
 
         ---------- flow

@@ -1,16 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_conversations',
-        on_schema_change='fail',
-        pre_hook="{{ flatten_pre_hook() }}",
-        post_hook="{{ flatten_post_hook() }}",
-        indexes=flatten_indexes(),
-    )
-}}
-
--- depends_on: {{ ref('stg_genesys__conversations') }}
-
 with
 
 conversations as (
@@ -33,17 +20,17 @@ segments as {{ not_materialized() }} (
         segment_start,
         segment_end,
         queue_id,
-        wrap_up_code
+        wrapup_code_id
     from {{ ref('stg_genesys__segments') }}
     {{ conversation_batch_filter() }}
 ),
 
--- the PSTN side: acd, ivr and agent sessions carry call ids too, but no carrier bills them
+-- the PSTN side: acd, ivr and agent sessions carry call ids too, but no carrier bills them; a leg
+-- without a SIP Call-ID (Genesys recorded no `protocolCallId`) still costs money and stays a leg
 legs as (
     select *
     from sessions
     where media_type = 'voice'
-        and sip_call_id is not null
         and participant_purpose in ('customer', 'external')
 ),
 
@@ -89,16 +76,16 @@ leg_queues as (
 ),
 
 -- wrap-up is recorded on the agent's session: the conversation's last wrap-up code applies
-conversation_wrap_ups as (
+conversation_wrapups as (
     select
         conversation_id,
-        wrap_up_code,
+        wrapup_code_id,
         row_number() over (
             partition by conversation_id
             order by segment_start desc, session_id desc, segment_ordinal desc
         ) as recency
     from segments
-    where wrap_up_code is not null
+    where wrapup_code_id is not null
 ),
 
 -- a leg that never named a queue (e.g. transferred out of the IVR) takes the conversation's last
@@ -124,7 +111,7 @@ joined as (
         legs.sip_call_id,
         legs.edge_id,
         coalesce(leg_queues.queue_id, conversation_queues.queue_id) as queue_id,
-        conversation_wrap_ups.wrap_up_code,
+        conversation_wrapups.wrapup_code_id,
         conversations.division_id,
 
         ---------- properties
@@ -136,14 +123,18 @@ joined as (
         legs.ani_prefix,
         legs.dnis_last4,
         legs.dnis_prefix,
+        legs.ani_org_number,
+        legs.dnis_org_number,
 
         ---------- timestamps
         conversations.conversation_start,
         leg_segments.leg_start,
         leg_segments.answered_at,
         leg_segments.leg_end,
+        -- the instant that picks the rate row, time band and month: answered, else attempted
+        coalesce(leg_segments.answered_at, leg_segments.leg_start) as billing_start,
 
-        ---------- duration: first answered segment start to last segment end, unknown while ongoing
+        ---------- answered duration: first answered segment start to last segment end, unknown while ongoing
         (
             conversations.conversation_end is null
             or coalesce(leg_segments.open_segment_count, 0) > 0
@@ -154,7 +145,7 @@ joined as (
             when coalesce(leg_segments.open_segment_count, 0) > 0 then null
             when leg_segments.answered_at is null then cast(0 as bigint)
             else {{ duration_ms('leg_segments.answered_at', 'leg_segments.leg_end') }}
-        end as duration_ms,
+        end as answered_duration_ms,
 
         ---------- lineage
         legs.extracted_at
@@ -171,9 +162,9 @@ joined as (
     left join conversation_queues
         on legs.conversation_id = conversation_queues.conversation_id
             and conversation_queues.recency = 1
-    left join conversation_wrap_ups
-        on legs.conversation_id = conversation_wrap_ups.conversation_id
-            and conversation_wrap_ups.recency = 1
+    left join conversation_wrapups
+        on legs.conversation_id = conversation_wrapups.conversation_id
+            and conversation_wrapups.recency = 1
 )
 
 select * from joined

@@ -1,16 +1,3 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='replace_conversations',
-        on_schema_change='fail',
-        pre_hook="{{ flatten_pre_hook() }}",
-        post_hook="{{ flatten_post_hook() }}",
-        indexes=flatten_indexes(),
-    )
-}}
-
--- depends_on: {{ ref('stg_genesys__conversations') }}
-
 with
 
 source as (
@@ -73,7 +60,7 @@ typed as (
         {{ json_text('segment', 'segmentType') }} as segment_type,
         {{ json_text('segment', 'queueId') }} as queue_id,
         {{ json_text('segment', 'groupId') }} as group_id,
-        {{ json_text('segment', 'wrapUpCode') }} as wrap_up_code,
+        {{ json_text('segment', 'wrapUpCode') }} as wrapup_code_id,
         {{ json_text('segment', 'disconnectType') }} as disconnect_type,
         {{ json_text('segment', 'errorCode') }} as error_code,
         {{ json_text('segment', 'requestedLanguageId') }} as requested_language_id,
@@ -95,7 +82,7 @@ renamed as (
         conversation_id,
         queue_id,
         group_id,
-        wrap_up_code,
+        wrapup_code_id,
         source_conversation_id,
         destination_conversation_id,
 
