@@ -23,7 +23,12 @@ from genesys_finance.planner import Interval, floor_to_second, split_interval
 from genesys_finance.query import aggregates as agg
 from genesys_finance.query.catalog import FLATTENED_MODELS, VIRTUAL_TABLES
 from genesys_finance.query.fetch import job_body
-from genesys_finance.query.parse import ParsedQuery, QueryRefused, parse_query, rewrite_for_warehouse
+from genesys_finance.query.parse import (
+    ParsedQuery,
+    QueryRefused,
+    parse_query,
+    rewrite_for_warehouse,
+)
 from genesys_finance.query.pushdown import Pushdown, Scope, plan_pushdown, scopes
 from genesys_finance.query.timerange import TimeRange, time_range, union
 from genesys_finance.settings import Settings
@@ -72,7 +77,7 @@ class QueryPlan:
     def estimated_calls(self, conversations_per_day: float | None, page_size: int) -> str:
         if self.aggregate is not None:
             spans = len(self.aggregate.spans)
-            return f"{spans + 2} (token, availability, {spans} aggregates quer{'y' if spans == 1 else 'ies'})"
+            return f"{spans + 2} (token, availability, {spans} aggregates call(s))"
         if not self.to_fetch:
             return "0 (every chunk is complete in the warehouse)"
         jobs = len(self.to_fetch)
@@ -241,7 +246,8 @@ def explain(settings: Settings, plan: QueryPlan, options: QueryOptions | None = 
     )
     if plan.aggregate is not None:
         lines.append(
-            f"route: aggregates ({len(plan.aggregate.spans)} call(s) to POST {agg.AGGREGATES_PATH});"
+            f"route: aggregates ({len(plan.aggregate.spans)} call(s) to POST "
+            f"{agg.AGGREGATES_PATH});"
             " a 403 (no analytics:conversationAggregate:view) falls back to detail jobs"
         )
         for body in plan.aggregate.bodies():
@@ -276,7 +282,9 @@ def explain(settings: Settings, plan: QueryPlan, options: QueryOptions | None = 
         if plan.aggregate is not None
         else rewrite_for_warehouse(plan.parsed, plan.target)
     )
-    lines.append(f"SQL that runs ({'over the aggregates cells' if plan.aggregate else plan.target}):")
+    lines.append(
+        f"SQL that runs ({'over the aggregates cells' if plan.aggregate else plan.target}):"
+    )
     lines.append(f"  {sql}")
     return "\n".join(lines)
 

@@ -112,8 +112,11 @@ def fetch_chunks(
         ledger.ensure_table()
         # The org's numbers first: nothing is masked before the masker knows them.
         pages = {
-            table: [e for page in iter_entity_pages(client, DIMENSION_BY_TABLE[table].path)
-                    for e in page]
+            table: [
+                e
+                for page in iter_entity_pages(client, DIMENSION_BY_TABLE[table].path)
+                for e in page
+            ]
             for table in ORG_NUMBER_DIMENSIONS
         }
         masker = Masker.from_settings(
