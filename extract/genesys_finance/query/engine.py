@@ -85,10 +85,11 @@ class QueryPlan:
         if conversations_per_day:
             days = sum((c.end - c.start) / timedelta(days=1) for c in self.to_fetch)
             pages = max(jobs, int(-(-conversations_per_day * days // page_size)))
-        total = 2 + jobs * (1 + POLLS_PER_JOB) + pages
+        total = 4 + jobs * (1 + POLLS_PER_JOB) + pages
         return (
-            f"~{total} (token, availability, {jobs} job submission(s), ~{jobs * POLLS_PER_JOB} "
-            f"status polls, ~{pages} result page(s) of {page_size})"
+            f"~{total} (token, availability, the org's DID pools and DIDs for masking, "
+            f"{jobs} job submission(s), ~{jobs * POLLS_PER_JOB} status polls, "
+            f"~{pages} result page(s) of {page_size})"
         )
 
 
@@ -319,7 +320,16 @@ def _offline(settings: Settings, plan: QueryPlan) -> QueryResult:
             + ", ".join(c.label for c in missing)
             + (f" (with filters {plan.pushdown.filters.key})" if plan.pushdown.filters else "")
         )
-    table = _run_sql(settings, plan, refresh_if_missing=True)
+    from genesys_finance.dbt_runner import DbtError
+
+    try:
+        table = _run_sql(settings, plan, refresh_if_missing=True)
+    except DbtError as exc:
+        raise QueryError(
+            "offline: the warehouse holds no flattened conversations to answer from "
+            f"(dbt could not build {', '.join(plan.models)}); run the query online or "
+            f"`genesys-finance extract` first. dbt said: {str(exc).splitlines()[0]}"
+        ) from None
     return QueryResult(table, plan, notes, route="offline")
 
 
