@@ -132,15 +132,13 @@ def plan_query(settings: Settings, sql: str, options: QueryOptions | None = None
         reason = "detail route forced"
     chunks = fetch_chunks_for(rng)
     complete = _complete_chunks(settings, chunks, pushdown) if found else []
+    # Every staging virtual table at once (one dbt run keeps them all current, so a later query
+    # on another table needs none); the intermediate one only when read.
     models = list(FLATTENED_MODELS)
-    for table in sorted(parsed.virtual_tables):
-        model = VIRTUAL_TABLES[table].model
-        if model not in models:
-            models.append(model)
-    if "int_session_metrics_pivoted" in models:
-        for dep in ("stg_genesys__sessions", "stg_genesys__session_metrics"):
-            if dep not in models:
-                models.insert(1, dep)
+    for virtual in VIRTUAL_TABLES.values():
+        wanted = virtual.schema == "staging" or virtual.name in parsed.virtual_tables
+        if wanted and virtual.model not in models:
+            models.append(virtual.model)
     return QueryPlan(
         parsed=parsed,
         scopes=found,
