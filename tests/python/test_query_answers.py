@@ -46,10 +46,10 @@ def _with_api(settings: Settings, base_url: str) -> Settings:
 def _normal(value: Any) -> Any:
     if isinstance(value, bool) or value is None:
         return value
-    if isinstance(value, int | Decimal):
-        return Decimal(value)
-    if isinstance(value, float):
-        return Decimal(str(value))
+    if isinstance(value, int | Decimal | float):
+        # An average is a double on DuckDB and a numeric on Postgres: compare to 1e-6.
+        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+        return number if number == number.to_integral() else number.quantize(Decimal("1e-6"))
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
     return value
