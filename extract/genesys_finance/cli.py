@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "run": "genesys_finance.commands.run",
     "demo": "genesys_finance.commands.demo",
     "query": "genesys_finance.commands.query",
+    "audit-pii": "genesys_finance.commands.audit_pii",
 }
 
 

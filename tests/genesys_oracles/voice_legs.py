@@ -4,9 +4,10 @@ Restated from DESIGN.md's text, independently of the product's rule
 (`models/intermediate/per_conversation/int_voice_legs.sql`), so tests can compare the two. The
 simulator bills its CDRs from these legs too; the product never imports this module.
 
-* A carrier-facing leg is a `voice` session with a SIP Call-ID (`protocolCallId`) on a participant
-  whose purpose is `customer` or `external` (acd, ivr and agent sessions carry Call-IDs too, but no
-  carrier bills those internal legs).
+* A carrier-facing leg is a `voice` session on a participant whose purpose is `customer` or
+  `external` (acd, ivr and agent sessions carry Call-IDs too, but no carrier bills those internal
+  legs), with its SIP Call-ID (`protocolCallId`) when Genesys recorded one: a leg without one still
+  costs money (DESIGN.md).
 * Its answered duration runs from its first answered segment start (pre-answer `dialing`,
   `contacting`, `alert` excluded) to its last segment end: 0 if never answered, unknown while the
   conversation runs or a segment of the leg is open.
@@ -75,7 +76,7 @@ def voice_legs(conversation: Mapping[str, Any]) -> Iterator[VoiceLeg]:
         if purpose not in CARRIER_PURPOSES:
             continue
         for session in participant.get("sessions", []):
-            if session.get("mediaType") != "voice" or session.get("protocolCallId") is None:
+            if session.get("mediaType") != "voice":
                 continue
             segments = session.get("segments", [])
             starts = [epoch_ms(s["segmentStart"]) for s in segments]

@@ -25,12 +25,12 @@ segments as {{ not_materialized() }} (
     {{ conversation_batch_filter() }}
 ),
 
--- the PSTN side: acd, ivr and agent sessions carry call ids too, but no carrier bills them
+-- the PSTN side: acd, ivr and agent sessions carry call ids too, but no carrier bills them; a leg
+-- without a SIP Call-ID (Genesys recorded no `protocolCallId`) still costs money and stays a leg
 legs as (
     select *
     from sessions
     where media_type = 'voice'
-        and sip_call_id is not null
         and participant_purpose in ('customer', 'external')
 ),
 
