@@ -164,12 +164,12 @@ class _CsvStream:
 def run_copy(args: argparse.Namespace) -> dict[str, Any]:
     import psycopg2
 
-    from genesys_finance.warehouse import postgres_payload_options
+    from genesys_finance.warehouse import PostgresWarehouse
 
     settings = settings_for("postgres", args.base_url, args.database, Path(args.workdir))
-    probe = psycopg2.connect(settings.postgres.dsn())
-    options = postgres_payload_options(probe)
-    probe.close()
+    warehouse = PostgresWarehouse(settings)
+    with warehouse.connect() as probe:
+        options = warehouse.payload_options(probe)
     # The same session options as the extractor's loads (lz4 TOAST compression where the
     # server has it), so the ceiling is a bare COPY done as well as the extractor does it.
     conn = psycopg2.connect(settings.postgres.dsn(), options=options)
@@ -188,13 +188,13 @@ def run_copy(args: argparse.Namespace) -> dict[str, Any]:
 def run_extractor_noload(args: argparse.Namespace) -> dict[str, Any]:
     """The extractor with the warehouse load replaced by a sink: jobs, paging, JSON parse,
     masking, payload serialization and Arrow tables, i.e. the upper bound of any load path."""
-    from genesys_finance import pipeline
+    from genesys_finance import loading
 
-    def sink(self: Any, tables: Any) -> None:
-        for _ in tables:
+    def sink(self: Any, resources: Any) -> None:
+        for _ in resources:  # evaluates the resource: every page file is produced
             pass
 
-    setattr(pipeline.RawLoader, "load_conversations", sink)  # noqa: B010
+    setattr(loading.Loader, "run", sink)  # noqa: B010
     return run_extractor(args, "duckdb")
 
 

@@ -7,6 +7,10 @@ complete only once its job is `downloaded`: every page loaded and committed by d
 
 `run_completed_at` is stamped on every row of a run that finished; rows without it belong to an
 interrupted run, whose work the next run reuses.
+
+`filter_key` is the canonical JSON of the filters a job was submitted with (the query layer
+pushes predicates down), null for a plain extraction. A filtered job holds only part of its
+interval: it never counts as complete for `extract`, nor for a query with other filters.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ COLUMNS = (
     "downloaded_at",
     "data_availability_date",
     "run_completed_at",
+    "filter_key",
 )
 
 DDL = f"""
@@ -65,9 +70,12 @@ create table if not exists {TABLE} (
     fulfilled_at timestamptz,
     downloaded_at timestamptz,
     data_availability_date timestamptz,
-    run_completed_at timestamptz
+    run_completed_at timestamptz,
+    filter_key text
 )
 """
+# Ledgers created before the column existed get it added (null: unfiltered, as they were).
+ADD_FILTER_KEY = f"alter table {TABLE} add column if not exists filter_key text"
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,7 @@ class LedgerJob:
     updated_at: datetime
     data_availability_date: datetime | None
     run_completed_at: datetime | None
+    filter_key: str | None = None
 
 
 def _utc(value: Any) -> Any:
@@ -120,13 +129,32 @@ class Ledger:
     def ensure_table(self) -> None:
         self._execute(f"create schema if not exists {RAW_SCHEMA}")
         self._execute(DDL)
+        self._execute(ADD_FILTER_KEY)
 
-    def record_submitted(self, job_id: str, run_id: str, interval: Interval, attempt: int) -> None:
+    def record_submitted(
+        self,
+        job_id: str,
+        run_id: str,
+        interval: Interval,
+        attempt: int,
+        filter_key: str | None = None,
+    ) -> None:
         now = _now()
         self._execute(
             f"insert into {TABLE} (job_id, run_id, interval_start, interval_end, state, attempt, "
-            "pages, conversations, submitted_at, updated_at) values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?)",
-            (job_id, run_id, interval.start, interval.end, SUBMITTED, attempt, now, now),
+            "pages, conversations, submitted_at, updated_at, filter_key) "
+            "values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
+            (
+                job_id,
+                run_id,
+                interval.start,
+                interval.end,
+                SUBMITTED,
+                attempt,
+                now,
+                now,
+                filter_key,
+            ),
         )
 
     def set_state(self, job_id: str, state: str, error: str | None = None) -> None:
@@ -162,9 +190,14 @@ class Ledger:
             f"update {TABLE} set run_completed_at = ? where run_completed_at is null", (_now(),)
         )
 
-    def unfinished_jobs(self) -> list[LedgerJob]:
-        """Rows of interrupted runs, newest first."""
-        return self._select("where run_completed_at is null order by submitted_at desc")
+    def unfinished_jobs(self, filter_key: str | None = None) -> list[LedgerJob]:
+        """Rows of interrupted runs submitted with these filters (none: plain extractions),
+        newest first."""
+        return self._select(
+            "where run_completed_at is null and filter_key is not distinct from ? "
+            "order by submitted_at desc",
+            (filter_key,),
+        )
 
     def all_jobs(self) -> list[LedgerJob]:
         return self._select("order by interval_start, submitted_at")
@@ -172,13 +205,13 @@ class Ledger:
     def last_complete_end(self) -> datetime | None:
         rows = self._execute(
             f"select max(interval_end) from {TABLE} "
-            "where state = ? and run_completed_at is not null",
+            "where state = ? and run_completed_at is not null and filter_key is null",
             (DOWNLOADED,),
         )
         return _utc(rows[0][0]) if rows and rows[0][0] is not None else None
 
-    def _select(self, tail: str) -> list[LedgerJob]:
-        rows = self._execute(f"select {', '.join(COLUMNS)} from {TABLE} {tail}")
+    def _select(self, tail: str, params: tuple[Any, ...] = ()) -> list[LedgerJob]:
+        rows = self._execute(f"select {', '.join(COLUMNS)} from {TABLE} {tail}", params)
         jobs = []
         for row in rows:
             r = dict(zip(COLUMNS, (_utc(v) for v in row), strict=True))
@@ -196,6 +229,7 @@ class Ledger:
                     updated_at=r["updated_at"],
                     data_availability_date=r["data_availability_date"],
                     run_completed_at=r["run_completed_at"],
+                    filter_key=r["filter_key"],
                 )
             )
         return jobs

@@ -1,39 +1,48 @@
-"""Run an extraction: plan intervals, run detail jobs in parallel, land their pages with dlt.
+"""Wiring one extraction run: API client, the org's numbers, masker, job ledger, plan, job runner.
 
-Threads: up to `max_parallel_jobs` workers each own one interval at a time (submit or resume a
-job, poll it, page its results, mask, write each page as a dlt load file). The files wait in a
-disk spool (`spool.py`) and their names go to the main thread, the only one that loads (one dlt
-load per job, or per `commit_every` conversations) and then marks the job `downloaded` in the
-ledger. Workers keep fetching while a load runs, so the run takes about as long as the slower of
-the two sides; a month is never held in memory: a worker holds one raw page, one conversation is
-decoded at a time, and masked pages wait on disk.
+`ExtractionRun` is what both ways of running the extraction share: `run_extract` (the CLI's
+`extract`, which loads each batch of pages as it comes, so a crash re-fetches at most the
+uncommitted tail) and the dlt source `source.genesys_cloud` (for dlt users: one load into any
+destination). Both load the same resources (`resources.py`). The detail-job state machine itself
+is `jobrunner.py`.
+
+Order inside a run: the data availability date and the plan; the org's DID pools and DIDs (the
+masker needs them before it masks anything: `OrgNumbers`); then the other dimensions; then the
+conversations.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
-import queue
-import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from genesys_finance import heap
-from genesys_finance import ledger as states
+from genesys_finance.api.entities import iter_entity_pages
 from genesys_finance.api.errors import ApiError
-from genesys_finance.api.http import ApiClient, RetryPolicy
-from genesys_finance.api.jobs import DetailJobs, JobState, JobStatus, ResultsUnavailable
-from genesys_finance.ledger import Ledger, LedgerJob
-from genesys_finance.pipeline import RawLoader, conversations_table
+from genesys_finance.api.http import ApiClient
+from genesys_finance.api.jobs import DetailJobs
+from genesys_finance.dimensions import (
+    DIMENSION_BY_TABLE,
+    DIMENSIONS,
+    ORG_NUMBER_DIMENSIONS,
+    Dimension,
+    Entity,
+)
+from genesys_finance.extraction import ExtractError, ExtractOptions, ExtractSummary
+from genesys_finance.jobrunner import JobRunner, LoadBatch
+from genesys_finance.ledger import Ledger
+from genesys_finance.loadfiles import LoadFileFormat
+from genesys_finance.loading import Loader
+from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.planner import (
     Interval,
     PlanError,
@@ -41,14 +50,15 @@ from genesys_finance.planner import (
     incremental_range,
     split_interval,
 )
-from genesys_finance.progress import Progress
-from genesys_finance.settings import Settings
-from genesys_finance.spool import DEFAULT_MAX_BYTES, PageSpool, SpoolClosed, SpooledPage
-from genesys_finance.warehouse import (
-    connect,
-    postgres_payload_options,
-    prepare_duckdb_for_payload_loads,
-)
+from genesys_finance.resources import conversations_resource, dimension_resource
+from genesys_finance.settings import RAW_SCHEMA, Settings
+from genesys_finance.spool import PageSpool
+from genesys_finance.warehouse import warehouse_for
+
+if TYPE_CHECKING:
+    from dlt.extract.resource import DltResource
+
+    from genesys_finance.masking import Masker
 
 log = logging.getLogger("genesys_finance.extract")
 
@@ -58,71 +68,142 @@ at Python's default threshold (700) the cyclic collector ran hundreds of times p
 doubled the cost of `orjson.loads` and masking (measured)."""
 
 
-class ExtractError(RuntimeError):
-    """The run failed; the message names the interval and job (never payload content)."""
-
-
-@dataclass(frozen=True)
-class ExtractOptions:
-    max_parallel_jobs: int = 4
-    requests_per_minute: float = 300
-    lookback_days: float = 2
-    chunk_days: int | None = None
-    """None: calendar months; else fixed chunks of this many days (at most 31)."""
-    page_size: int = 1000
-    max_attempts: int = 3
-    """Jobs per interval (the first included) before the run gives up on it."""
-    poll_initial_s: float = 1.0
-    poll_max_s: float = 15.0
-    commit_every: int = 20_000
-    """Conversations per dlt load at most; a crash re-fetches at most the uncommitted tail.
-    Into Postgres 20,000 ran 3-5 % faster than 10,000 and 40,000 no faster; memory does not
-    depend on it since dlt writes page-sized row groups (bench/RESULTS.md)."""
-    spool_max_bytes: int = DEFAULT_MAX_BYTES
-    """Disk for masked pages fetched but not yet loaded; workers wait when it is full."""
-    initial_start: date | None = None
-    """Start of the first incremental run, when the ledger is empty and no --start is given."""
-    skip_dimensions: bool = False
-    quiet: bool = False
-    pii_policy: str | None = None
-    """PII policy YAML merged over the default (else GENESYS_FINANCE_PII_POLICY)."""
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+def org_numbers_from(did_pools: list[Entity], dids: list[Entity]) -> OrgNumbers:
+    """The org's numbers: every DID pool's range and every DID (E.164 as the API gives them)."""
+    ranges = [
+        (pool["startPhoneNumber"], pool["endPhoneNumber"])
+        for pool in did_pools
+        if pool.get("startPhoneNumber") and pool.get("endPhoneNumber")
+    ]
+    return OrgNumbers.build(ranges, (d["phoneNumber"] for d in dids if d.get("phoneNumber")))
 
 
 @dataclass
-class ExtractSummary:
-    start: datetime
-    end: datetime
-    data_availability_date: datetime
-    intervals: int
-    intervals_already_complete: int = 0
-    jobs_submitted: int = 0
-    jobs_resumed: int = 0
-    resubmissions: int = 0
-    pages: int = 0
-    conversations: int = 0
-    """Conversation versions loaded (overlapping jobs return some twice; the merge keeps one)."""
-    dimensions: dict[str, int] = field(default_factory=dict)
-    requests: int = 0
-    rate_limited: int = 0
-    server_errors: int = 0
-    elapsed_s: float = 0.0
+class ExtractionRun:
+    """One run's parts, open between `open()` and the end of its `with` block."""
 
-    @property
-    def rate(self) -> float:
-        return self.conversations / self.elapsed_s if self.elapsed_s > 0 else 0.0
+    settings: Settings
+    options: ExtractOptions
+    client: ApiClient
+    ledger: Ledger
+    masker: Masker
+    org_entities: dict[str, list[Entity]]
+    summary: ExtractSummary
+    intervals: list[Interval]
+    file_format: LoadFileFormat
+    started: float = field(default_factory=time.monotonic)
 
-    def line(self) -> str:
-        dims = ", ".join(f"{k}={v}" for k, v in self.dimensions.items()) or "skipped"
-        return (
-            f"extracted {self.start.isoformat()} .. {self.end.isoformat()}: "
-            f"{self.intervals} intervals ({self.intervals_already_complete} already complete), "
-            f"jobs submitted={self.jobs_submitted} resumed={self.jobs_resumed} "
-            f"resubmitted={self.resubmissions}, pages={self.pages}, "
-            f"conversations={self.conversations} in {self.elapsed_s:.1f} s "
-            f"({self.rate:,.0f} conv/s); dimensions: {dims}; requests={self.requests} "
-            f"(429s={self.rate_limited}, 5xx/connection retries={self.server_errors})"
+    @classmethod
+    @contextmanager
+    def open(
+        cls,
+        settings: Settings,
+        ledger: Ledger,
+        start: date | None,
+        end: date | None,
+        options: ExtractOptions,
+        file_format: LoadFileFormat,
+        now: datetime | None = None,
+    ) -> Iterator[ExtractionRun]:
+        from genesys_finance.masking import Masker
+
+        if end is not None and start is None:
+            raise PlanError("--end needs --start")
+        api_url, login_url, client_id, client_secret = settings.require_api()
+        started = time.monotonic()
+        with ExitStack() as stack:
+            stack.enter_context(_fewer_gc_passes())
+            heap.limit_retention()
+            client = ApiClient(
+                api_url,
+                login_url,
+                client_id,
+                client_secret,
+                requests_per_minute=options.requests_per_minute,
+                retry=options.retry,
+                pool_size=max(8, options.max_parallel_jobs * 2),
+            )
+            stack.callback(client.close)
+            ledger.ensure_table()
+            availability = DetailJobs(client).data_availability_date()
+            range_start, range_end = _plan_range(ledger, start, end, availability, options, now)
+            intervals = split_interval(range_start, range_end, options.chunk_days)
+            summary = ExtractSummary(range_start, range_end, availability, len(intervals))
+            log.info(
+                "extract %s .. %s: %d intervals (dataAvailabilityDate %s)",
+                range_start.isoformat(),
+                range_end.isoformat(),
+                len(intervals),
+                availability.isoformat(),
+            )
+            # The org's numbers first: nothing is masked before the masker knows them.
+            org_entities = {
+                table: [
+                    e
+                    for page in iter_entity_pages(client, DIMENSION_BY_TABLE[table].path)
+                    for e in page
+                ]
+                for table in ORG_NUMBER_DIMENSIONS
+            }
+            org_numbers = org_numbers_from(org_entities["did_pools"], org_entities["dids"])
+            masker = Masker.from_settings(settings, options.pii_policy, org_numbers=org_numbers)
+            run = cls(
+                settings,
+                options,
+                client,
+                ledger,
+                masker,
+                org_entities,
+                summary,
+                intervals,
+                file_format,
+                started,
+            )
+            yield run
+            run.summary.requests = client.stats.requests
+            run.summary.rate_limited = client.stats.rate_limited
+            run.summary.server_errors = client.stats.server_errors + client.stats.connection_errors
+            run.summary.elapsed_s = time.monotonic() - started
+            log.info("%s", run.summary.line())
+
+    def dimension_tables(self, dimension: Dimension) -> Iterator[pa.Table]:
+        """A dimension's masked Arrow tables (the org's numbers from the pages already read);
+        the entities are counted in the summary as they go by."""
+        pages: Iterable[list[Entity]] = (
+            [self.org_entities[dimension.table]]
+            if dimension.table in self.org_entities
+            else iter_entity_pages(self.client, dimension.path)
         )
+        counts = self.summary.dimensions
+        counts.setdefault(dimension.table, 0)
+        for table in dimension.tables(pages, self.masker):
+            counts[dimension.table] += table.num_rows
+            yield table
+
+    def dimension_resources(self) -> list[DltResource]:
+        return [dimension_resource(d, self.dimension_tables(d)) for d in DIMENSIONS]
+
+    def conversation_files(self) -> Iterator[tuple[Path, int]]:
+        """Every conversation page file of the run, for one load (the dlt source's way)."""
+        for batch in self.batches():
+            yield from batch.files
+
+    def batches(self) -> Iterator[LoadBatch]:
+        """Conversation pages in load-sized batches (see `JobRunner.batches`); the ledger's runs
+        are completed once every batch has been loaded."""
+        spool = PageSpool(self.options.spool_max_bytes, file_format=self.file_format)
+        try:
+            runner = JobRunner(
+                DetailJobs(self.client),
+                self.ledger,
+                spool,
+                self.masker.mask_conversation,
+                self.options,
+            )
+            yield from runner.batches(self.intervals, self.ledger.unfinished_jobs(), self.summary)
+        finally:
+            spool.close()
+        self.ledger.complete_runs()
 
 
 def run_extract(
@@ -133,76 +214,37 @@ def run_extract(
     *,
     now: datetime | None = None,
 ) -> ExtractSummary:
-    """Extract `[start, end)` (or incrementally, without dates) into `genesys_raw`."""
+    """Extract `[start, end)` (or incrementally, without dates) into `genesys_raw`: the dlt
+    resources of `resources.py`, one load for the dimensions, then one per batch of pages."""
     options = options or ExtractOptions()
-    if end is not None and start is None:
-        raise PlanError("--end needs --start")
-    return _run_extract(settings, start, end, options, now)
-
-
-def _run_extract(
-    settings: Settings,
-    start: date | None,
-    end: date | None,
-    options: ExtractOptions,
-    now: datetime | None,
-) -> ExtractSummary:
-    from genesys_finance.masking import Masker
-
-    api_url, login_url, client_id, client_secret = settings.require_api()
-    masker = Masker.from_settings(settings, options.pii_policy)
-    started = time.monotonic()
-    client = ApiClient(
-        api_url,
-        login_url,
-        client_id,
-        client_secret,
-        requests_per_minute=options.requests_per_minute,
-        retry=options.retry,
-        pool_size=max(8, options.max_parallel_jobs * 2),
-    )
+    warehouse = warehouse_for(settings)
     with ExitStack() as stack:
-        stack.enter_context(_fewer_gc_passes())
-        heap.limit_retention()
-        stack.callback(client.close)
-        conn, paramstyle = _open_connection(settings, stack)
-        ledger = Ledger(conn, paramstyle)
-        ledger.ensure_table()
-        if settings.target == "duckdb":
-            loader = RawLoader(settings, duckdb_conn=conn)
-        else:
-            loader = RawLoader(settings, postgres_options=postgres_payload_options(conn))
-        stack.callback(loader.close)
-
-        jobs = DetailJobs(client)
-        availability = jobs.data_availability_date()
-        range_start, range_end = _plan_range(ledger, start, end, availability, options, now)
-        intervals = split_interval(range_start, range_end, options.chunk_days)
-        summary = ExtractSummary(range_start, range_end, availability, len(intervals))
-        log.info(
-            "extract %s .. %s: %d intervals (dataAvailabilityDate %s)",
-            range_start.isoformat(),
-            range_end.isoformat(),
-            len(intervals),
-            availability.isoformat(),
+        stack.enter_context(warehouse.run_lock(options.lock_wait_s))
+        conn = stack.enter_context(warehouse.connect())
+        ledger = Ledger(conn, warehouse.paramstyle)
+        run = stack.enter_context(
+            ExtractionRun.open(
+                settings, ledger, start, end, options, warehouse.load_file_format, now
+            )
         )
+        loader = Loader(
+            warehouse.payload_destination(conn),
+            RAW_SCHEMA,
+            warehouse.load_file_format,
+            warehouse.load_workers,
+        )
+        stack.callback(loader.close)
         if not options.skip_dimensions:
-            from genesys_finance.dimensions import extract_dimensions
-
-            summary.dimensions = extract_dimensions(client, masker, loader)
-
-        spool = PageSpool(options.spool_max_bytes, file_format=loader.file_format)
-        stack.callback(spool.close)
-        runner = JobRunner(jobs, ledger, loader, spool, masker.mask_conversation, options)
-        runner.run(intervals, ledger.unfinished_jobs(), summary)
-        ledger.complete_runs()
-
-    summary.requests = client.stats.requests
-    summary.rate_limited = client.stats.rate_limited
-    summary.server_errors = client.stats.server_errors + client.stats.connection_errors
-    summary.elapsed_s = time.monotonic() - started
-    log.info("%s", summary.line())
-    return summary
+            loader.run(run.dimension_resources())
+        for batch in run.batches():
+            try:
+                loader.run(conversations_resource(batch.files, loader.file_format))
+            except Exception as exc:
+                batch.raise_worker_failure()
+                raise ExtractError(
+                    f"loading into the warehouse failed: {exc}{warehouse.load_error_hint(exc)}"
+                ) from exc
+    return run.summary
 
 
 @contextmanager
@@ -214,14 +256,6 @@ def _fewer_gc_passes() -> Iterator[None]:
         yield
     finally:
         gc.set_threshold(*thresholds)
-
-
-def _open_connection(settings: Settings, stack: ExitStack) -> tuple[Any, str]:
-    """One autocommit connection for the ledger (and, on DuckDB, for dlt as well)."""
-    conn = stack.enter_context(connect(settings))
-    if settings.target == "duckdb":
-        prepare_duckdb_for_payload_loads(conn, settings.duckdb_load_memory)
-    return conn, "qmark" if settings.target == "duckdb" else "format"
 
 
 def _plan_range(
@@ -252,314 +286,12 @@ def _plan_range(
     )
 
 
-@dataclass(frozen=True)
-class _Page:
-    job_id: str
-    spooled: SpooledPage
-
-
-@dataclass(frozen=True)
-class _JobDone:
-    job_id: str
-    interval: Interval
-    pages: int
-    conversations: int
-    data_availability_date: datetime | None
-
-
-class _Stopped(Exception):
-    """Another worker failed: stop quietly."""
-
-
-class JobRunner:
-    """Submits or resumes one job per interval, in parallel, and loads their pages."""
-
-    def __init__(
-        self,
-        jobs: DetailJobs,
-        ledger: Ledger,
-        loader: RawLoader,
-        spool: PageSpool,
-        mask: Callable[[dict[str, Any]], dict[str, Any]],
-        options: ExtractOptions,
-    ) -> None:
-        self.jobs = jobs
-        self.ledger = ledger
-        self.loader = loader
-        self.spool = spool
-        self.mask = mask
-        self.options = options
-        self.run_id = uuid.uuid4().hex
-        # Unbounded: it carries file names; the spool's byte budget is the back-pressure.
-        self._queue: queue.Queue[_Page | _JobDone] = queue.Queue()
-        self._stop = threading.Event()
-        self._decode_lock = threading.Lock()  # see DetailJobs.download
-        self._failure: BaseException | None = None
-        self._failure_lock = threading.Lock()
-        self._counts_lock = threading.Lock()
-        self._summary: ExtractSummary | None = None
-        self.progress: Progress | None = None
-
-    # ---------------------------------------------------------------- main thread
-
-    def run(
-        self, intervals: list[Interval], unfinished: list[LedgerJob], summary: ExtractSummary
-    ) -> None:
-        self._summary = summary
-        work: list[tuple[Interval, LedgerJob | None]] = []
-        for interval in intervals:
-            previous = [job for job in unfinished if job.interval == interval]
-            if any(job.state == states.DOWNLOADED for job in previous):
-                summary.intervals_already_complete += 1
-                continue
-            resumable = next((j for j in previous if j.state in states.OPEN_STATES), None)
-            work.append((interval, resumable))
-        self.progress = Progress(len(intervals), quiet=self.options.quiet)
-        self.progress.add(completed=summary.intervals_already_complete)
-        try:
-            with ThreadPoolExecutor(
-                max_workers=max(1, self.options.max_parallel_jobs),
-                thread_name_prefix="extract-job",
-            ) as pool:
-                futures = [pool.submit(self._work_guarded, iv, job) for iv, job in work]
-                try:
-                    self._load_until_done(lambda: all(f.done() for f in futures))
-                except BaseException:
-                    self._stop.set()
-                    raise
-        finally:
-            self.progress.close()
-        if self._failure is not None:
-            raise self._failure
-
-    def _load_until_done(self, workers_done: Callable[[], bool]) -> None:
-        while True:
-            item = self._next_item(workers_done)
-            if item is None:
-                return
-            if isinstance(item, _JobDone):  # every earlier page is already committed
-                self._mark_downloaded([item])
-                continue
-            finished: list[_JobDone] = []
-            spooled: list[SpooledPage] = []
-            load_started = time.monotonic()
-            try:
-                self.loader.load_conversations(
-                    self._one_load(item, workers_done, finished, spooled)
-                )
-            except Exception as exc:
-                if self._failure is not None:
-                    raise self._failure from None
-                raise ExtractError(
-                    f"loading into the warehouse failed: {exc}{self._load_hint(exc)}"
-                ) from exc
-            self.spool.discard(spooled)
-            heap.return_freed_memory()
-            loaded = sum(page.rows for page in spooled)
-            log.debug(
-                "loaded %d conversations in %.2f s (%d jobs complete)",
-                loaded,
-                time.monotonic() - load_started,
-                len(finished),
-            )
-            assert self.progress is not None and self._summary is not None
-            self.progress.add(loaded=loaded)
-            self._summary.conversations += loaded
-            self._mark_downloaded(finished)
-
-    def _load_hint(self, exc: Exception) -> str:
-        settings = self.loader.settings
-        if settings.target == "duckdb" and "Out of Memory" in str(exc):
-            return (
-                f"\nDuckDB's buffer pool for loads is {settings.duckdb_load_memory}: raise "
-                "GENESYS_FINANCE_DUCKDB_LOAD_MEMORY (large conversations need more) and rerun; "
-                "the job ledger resumes where this run stopped."
-            )
-        return ""
-
-    def _one_load(
-        self,
-        first: _Page,
-        workers_done: Callable[[], bool],
-        finished: list[_JobDone],
-        spooled: list[SpooledPage],
-    ) -> Iterator[tuple[Path, int]]:
-        """Page files for one dlt load: ends after a job completes (if nothing is waiting or the
-        load is big enough) or at `commit_every` conversations."""
-        item: _Page | _JobDone | None = first
-        loaded = 0
-        while item is not None:
-            if isinstance(item, _Page):
-                spooled.append(item.spooled)
-                loaded += item.spooled.rows
-                if item.spooled.rows:
-                    yield item.spooled.path, item.spooled.rows
-                if loaded >= self.options.commit_every:
-                    return
-            else:
-                finished.append(item)
-                if self._queue.empty() or loaded >= self.options.commit_every // 4:
-                    return
-            item = self._next_item(workers_done)
-
-    def _next_item(self, workers_done: Callable[[], bool]) -> _Page | _JobDone | None:
-        """The next page or job completion; None once every worker has finished."""
-        while True:
-            if self._failure is not None:
-                raise self._failure
-            try:
-                return self._queue.get(timeout=0.1)
-            except queue.Empty:
-                if workers_done() and self._queue.empty():
-                    if self._failure is not None:
-                        raise self._failure from None
-                    return None
-
-    def _mark_downloaded(self, done: list[_JobDone]) -> None:
-        assert self.progress is not None
-        for item in done:
-            self.ledger.mark_downloaded(
-                item.job_id, item.pages, item.conversations, item.data_availability_date
-            )
-            self.progress.add(completed=1)
-
-    # ---------------------------------------------------------------- worker threads
-
-    def _work_guarded(self, interval: Interval, resumable: LedgerJob | None) -> None:
-        try:
-            self._work(interval, resumable)
-        except _Stopped:
-            return
-        except BaseException as exc:
-            with self._failure_lock:
-                if self._failure is None:
-                    self._failure = (
-                        exc
-                        if isinstance(exc, ExtractError)
-                        else ExtractError(f"{interval.label}: {exc}")
-                    )
-            self._stop.set()
-
-    def _work(self, interval: Interval, resumable: LedgerJob | None) -> None:
-        """Submit (or resume) a job for the interval, wait for it and stream its pages."""
-        job_id = resumable.job_id if resumable else None
-        attempt = resumable.attempt if resumable else 0
-        attempts_this_run = 1 if resumable else 0
-        if resumable:
-            self._count(jobs_resumed=1)
-            log.info("%s: resuming job %s from the ledger", interval.label, job_id)
-        last_problem = ""
-        while True:
-            if job_id is None:
-                if attempts_this_run >= self.options.max_attempts:
-                    raise ExtractError(
-                        f"interval {interval.label}: gave up after {attempts_this_run} jobs; "
-                        f"last {last_problem}"
-                    )
-                attempts_this_run += 1
-                attempt += 1
-                self._check_stop()
-                job_id = self.jobs.submit(interval.start, interval.end)
-                self.ledger.record_submitted(job_id, self.run_id, interval, attempt)
-                self._count(jobs_submitted=1, resubmissions=int(attempts_this_run > 1))
-                self._progress(submitted=1)
-            status = self._wait_for_job(job_id)
-            if status.state.needs_resubmit:
-                ledger_state = states.FAILED if status.state is JobState.FAILED else states.EXPIRED
-                reason = status.state.value + (
-                    f": {status.error_message[:200]}" if status.error_message else ""
-                )
-                self.ledger.set_state(job_id, ledger_state, reason)
-                last_problem = f"job {job_id} {reason}"
-                log.warning("%s: job %s %s; resubmitting", interval.label, job_id, reason)
-                self._progress(resubmitted=1)
-                job_id = None
-                continue
-            self.ledger.set_state(job_id, states.FULFILLED)
-            self._progress(fulfilled=1)
-            try:
-                self._stream_results(interval, job_id)
-                return
-            except ResultsUnavailable as exc:
-                self.ledger.set_state(job_id, states.EXPIRED, str(exc))
-                last_problem = f"job {job_id} results refused: {exc}"
-                log.warning("%s: results of job %s refused; resubmitting", interval.label, job_id)
-                self._progress(resubmitted=1)
-                job_id = None
-
-    def _wait_for_job(self, job_id: str) -> JobStatus:
-        delay = self.options.poll_initial_s
-        marked_running = False
-        self._progress(running=1)
-        try:
-            while True:
-                self._check_stop()
-                status = self.jobs.status(job_id)
-                # The server's state decides expiry: its clock, not ours.
-                if status.state is JobState.FULFILLED or status.state.needs_resubmit:
-                    return status
-                if not marked_running and status.state is JobState.PENDING:
-                    marked_running = True
-                    self.ledger.set_state(job_id, states.RUNNING)
-                if self._stop.wait(delay):
-                    raise _Stopped
-                delay = min(delay * 1.5, self.options.poll_max_s)
-        finally:
-            self._progress(running=-1)
-
-    def _stream_results(self, interval: Interval, job_id: str) -> None:
-        totals = {"conversations": 0}
-        availability: list[datetime | None] = [None]
-
-        def on_page(
-            conversations: Iterator[dict[str, Any]], page_availability: datetime | None
-        ) -> None:
-            table = self._page_table(conversations, job_id)
-            try:
-                spooled = self.spool.write(table, self._stop.is_set)
-            except SpoolClosed:
-                raise _Stopped from None
-            del table
-            self._put(_Page(job_id, spooled))
-            totals["conversations"] += spooled.rows
-            availability[0] = page_availability or availability[0]
-            self._progress(pages=1, conversations=spooled.rows)
-            self._count(pages=1)
-
-        pages = self.jobs.download(
-            job_id, on_page, self.options.page_size, decode_lock=self._decode_lock
-        )
-        self._put(_JobDone(job_id, interval, pages, totals["conversations"], availability[0]))
-
-    def _page_table(self, conversations: Iterator[dict[str, Any]], job_id: str) -> pa.Table:
-        """Mask a page into an Arrow table, one conversation at a time."""
-        extracted_at = datetime.now(UTC)
-        return conversations_table(map(self.mask, conversations), job_id, extracted_at)
-
-    def _put(self, item: _Page | _JobDone) -> None:
-        self._check_stop()
-        self._queue.put(item)
-
-    def _check_stop(self) -> None:
-        if self._stop.is_set():
-            raise _Stopped
-
-    def _progress(self, **deltas: int) -> None:
-        if self.progress is not None:
-            self.progress.add(**deltas)
-
-    def _count(self, **deltas: int) -> None:
-        with self._counts_lock:
-            for name, delta in deltas.items():
-                setattr(self._summary, name, getattr(self._summary, name) + delta)
-
-
 __all__ = [
     "ApiError",
     "ExtractError",
     "ExtractOptions",
     "ExtractSummary",
-    "JobRunner",
+    "ExtractionRun",
     "PlanError",
     "run_extract",
 ]

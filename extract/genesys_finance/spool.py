@@ -1,7 +1,7 @@
 """A disk buffer of masked result pages between the job workers and the loader.
 
 Workers write each masked page as a finished dlt load file (csv for Postgres, parquet for
-DuckDB: `pipeline.write_load_file`) and move on to the next page; the loader hands the files to
+DuckDB: `loadfiles.write_load_file`) and move on to the next page; the loader hands the files to
 dlt, which imports them as they are, and deletes them once dlt has committed them. Fetching
 therefore overlaps loading (a slow load no longer stalls every worker), the file conversion runs
 in the workers rather than in the one loading thread, and what waits to be loaded is bounded by
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from genesys_finance.pipeline import LoadFileFormat, write_load_file
+from genesys_finance.loadfiles import LoadFileFormat, write_load_file
 from genesys_finance.tempdirs import run_tempdir
 
 DEFAULT_MAX_BYTES = 1 << 30

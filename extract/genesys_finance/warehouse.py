@@ -1,89 +1,195 @@
-"""Connections to the warehouse (DuckDB file or PostgreSQL) for dlt and for plain SQL."""
+"""The warehouse as an interface: one class per target, the Python twin of dbt's
+`adapter.dispatch`. Code that talks to the warehouse asks `warehouse_for(settings)` and never
+branches on the target name.
+
+A `Warehouse` knows how to open an autocommit DB-API connection (the job ledger, plain queries),
+which dlt destination and load file format land data fastest there, the session settings of
+payload loads, and how to hold the run lock (`runlock.py`).
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, ClassVar
 from urllib.parse import quote
 
+from genesys_finance import runlock
+from genesys_finance.loadfiles import LoadFileFormat
 from genesys_finance.settings import Settings
 
-
-def dlt_destination(settings: Settings, postgres_options: str = "") -> Any:
-    """The dlt destination object for the configured target (a DuckDB file, or Postgres with
-    optional libpq session options, see `postgres_payload_options`)."""
-    import dlt
-
-    if settings.target == "duckdb":
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        return dlt.destinations.duckdb(str(settings.duckdb_path))
-    pg = settings.postgres
-    query = f"?options={quote(postgres_options)}" if postgres_options else ""
-    return dlt.destinations.postgres(
-        f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}{query}"
-    )
+LZ4_SESSION_OPTION = "-c default_toast_compression=lz4"
 
 
-@contextmanager
-def connect(settings: Settings) -> Iterator[Any]:
-    """A DB-API connection in autocommit mode: each statement commits at once.
+class Warehouse(ABC):
+    """What the extraction needs from a target (DuckDB file or Postgres)."""
 
-    Used for the job ledger, where a job id must be durable the moment it is written.
-    """
-    if settings.target == "duckdb":
+    target: ClassVar[str]
+    paramstyle: ClassVar[str]
+    """DB-API `paramstyle` of the driver (the ledger's SQL uses it)."""
+    placeholder: ClassVar[str]
+    load_file_format: ClassVar[LoadFileFormat]
+    load_workers: ClassVar[int]
+    """dlt load workers: load files loaded side by side into one staging table."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @abstractmethod
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
+        """A DB-API connection in autocommit mode: each statement commits at once (a submitted
+        job id must be durable the moment the ledger writes it)."""
+
+    @abstractmethod
+    def dlt_destination(self) -> Any:
+        """A dlt destination for loads that open their own connections (dimensions, CDRs)."""
+
+    @abstractmethod
+    def payload_destination(self, conn: Any) -> Any:
+        """The dlt destination of the extraction's payload loads, given the run's connection
+        (`connect()`), with the session settings those loads need."""
+
+    def load_error_hint(self, exc: BaseException) -> str:
+        """Advice appended to a failed load's message ("" when there is none)."""
+        return ""
+
+    @abstractmethod
+    def run_lock(self, wait_s: float = runlock.DEFAULT_WAIT_S) -> AbstractContextManager[None]:
+        """One extraction at a time on this warehouse (`runlock.py`); raises
+        `runlock.RunLockBusy` after waiting `wait_s` for another run."""
+
+
+class DuckDBWarehouse(Warehouse):
+    target = "duckdb"
+    paramstyle = "qmark"
+    placeholder = "?"
+    load_file_format = "parquet"
+    load_workers = 1
+    """Parallel inserts into one DuckDB connection ran out of its buffer pool."""
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
         import duckdb
 
-        settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = duckdb.connect(str(settings.duckdb_path))
+        self.settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        conn = duckdb.connect(str(self.settings.duckdb_path))
         try:
             yield conn
         finally:
             conn.close()
-    else:
+
+    def dlt_destination(self) -> Any:
+        import dlt
+
+        self.settings.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+        return dlt.destinations.duckdb(str(self.settings.duckdb_path))
+
+    def payload_destination(self, conn: Any) -> Any:
+        """dlt writes through the run's own connection: DuckDB allows one writer process, and
+        the job ledger writes through the same database instance.
+
+        DuckDB sizes its buffer pool from the machine's RAM; with a fixed pool (`memory_limit`,
+        `Settings.duckdb_load_memory`) merges spill to disk instead. The pool must still hold one
+        vector (2,048 rows) of payloads in one piece: dlt's merge ranks the rows of a load with
+        a window function, which failed at 128 MB for payloads averaging 25 KB and passed at
+        256 MB (bench/RESULTS.md). One thread leaves the other core to the job workers: loads
+        ran faster so. And each load's checkpoint compressed the payloads with DuckDB's default
+        string codecs (FSST, dictionary) at ~2 s per 20,000 conversations, where zstd takes a
+        third of that and stores them in a third of the space. These settings last for the
+        connection."""
+        import dlt
+
+        conn.execute(f"set memory_limit = '{self.settings.duckdb_load_memory}'")
+        conn.execute("set threads = 1")
+        conn.execute("set force_compression = 'zstd'")
+        return dlt.destinations.duckdb(conn)
+
+    def run_lock(self, wait_s: float = runlock.DEFAULT_WAIT_S) -> AbstractContextManager[None]:
+        """A lock file beside the database file."""
+        path = self.settings.duckdb_path.with_name(self.settings.duckdb_path.name + ".run.lock")
+        return runlock.reentrant(
+            f"duckdb:{path.resolve()}", lambda: runlock.file_lock(path, wait_s)
+        )
+
+    def load_error_hint(self, exc: BaseException) -> str:
+        if "Out of Memory" not in str(exc):
+            return ""
+        return (
+            f"\nDuckDB's buffer pool for loads is {self.settings.duckdb_load_memory}: raise "
+            "GENESYS_FINANCE_DUCKDB_LOAD_MEMORY (large conversations need more) and rerun; "
+            "the job ledger resumes where this run stopped."
+        )
+
+
+class PostgresWarehouse(Warehouse):
+    target = "postgres"
+    paramstyle = "format"
+    placeholder = "%s"
+    load_file_format = "csv"
+    load_workers = 4
+    """Load files COPYed side by side: 4 was as fast as 2 and faster than 1 or dlt's 20 on the
+    2-core bench."""
+
+    @contextmanager
+    def connect(self) -> Iterator[Any]:
         import psycopg2
 
-        conn = psycopg2.connect(settings.postgres.dsn())
+        conn = psycopg2.connect(self.settings.postgres.dsn())
         conn.autocommit = True
         try:
             yield conn
         finally:
             conn.close()
 
+    def dlt_destination(self, options: str = "") -> Any:
+        """`options`: libpq session options for dlt's connections."""
+        import dlt
 
-def prepare_duckdb_for_payload_loads(conn: Any, memory_limit: str) -> None:
-    """Settings for a DuckDB connection that lands masked payloads (the extractor's).
+        pg = self.settings.postgres
+        query = f"?options={quote(options)}" if options else ""
+        return dlt.destinations.postgres(
+            f"postgresql://{pg.user}:{pg.password}@{pg.host}:{pg.port}/{pg.database}{query}"
+        )
 
-    DuckDB sizes its buffer pool from the machine's RAM; with a fixed pool (`memory_limit`,
-    `Settings.duckdb_load_memory`) merges spill to disk instead. The pool must still hold one
-    vector (2,048 rows) of payloads in one piece: dlt's merge ranks the rows of a load with a
-    window function, which failed at 128 MB for payloads averaging 25 KB and passed at 256 MB
-    (bench/RESULTS.md). One thread leaves the other core to the job workers: loads ran faster
-    so. And each load's checkpoint compressed the payloads with DuckDB's default string codecs
-    (FSST, dictionary) at ~2 s per 20,000 conversations, where zstd takes a third of that and
-    stores them in a third of the space. These settings last for the connection.
-    """
-    conn.execute(f"set memory_limit = '{memory_limit}'")
-    conn.execute("set threads = 1")
-    conn.execute("set force_compression = 'zstd'")
+    def payload_destination(self, conn: Any) -> Any:
+        return self.dlt_destination(self.payload_options(conn))
+
+    def run_lock(self, wait_s: float = runlock.DEFAULT_WAIT_S) -> AbstractContextManager[None]:
+        pg = self.settings.postgres
+        return runlock.reentrant(
+            f"postgres:{pg.host}:{pg.port}/{pg.database}",
+            lambda: runlock.advisory_lock(self.connect, wait_s),
+        )
+
+    def payload_options(self, conn: Any) -> str:
+        """libpq session options for connections that write JSON payloads.
+
+        A masked payload (~5 KB) is stored TOASTed; Postgres compresses it with pglz by
+        default, which made a COPY of 10,000 payloads into jsonb take 2.8 s against 1.7 s with
+        lz4 (measured here). lz4 is used only where the server was built with it."""
+        cur = conn.cursor()
+        cur.execute(
+            "select 1 from pg_settings where name = 'default_toast_compression'"
+            " and 'lz4' = any(enumvals)"
+        )
+        return LZ4_SESSION_OPTION if cur.fetchone() else ""
 
 
-LZ4_SESSION_OPTION = "-c default_toast_compression=lz4"
+WAREHOUSES: dict[str, type[Warehouse]] = {w.target: w for w in (DuckDBWarehouse, PostgresWarehouse)}
 
 
-def postgres_payload_options(conn: Any) -> str:
-    """Session options for connections that write JSON payloads, given an open connection.
+def warehouse_for(settings: Settings) -> Warehouse:
+    """The configured target's warehouse (`Settings.target` is validated on load)."""
+    return WAREHOUSES[settings.target](settings)
 
-    A masked payload (~5 KB) is stored TOASTed; Postgres compresses it with pglz by default,
-    which made a COPY of 10,000 payloads into jsonb take 2.8 s against 1.7 s with lz4
-    (measured here). lz4 is used only where the server was built with it.
-    """
-    cur = conn.cursor()
-    cur.execute(
-        "select 1 from pg_settings where name = 'default_toast_compression'"
-        " and 'lz4' = any(enumvals)"
-    )
-    return LZ4_SESSION_OPTION if cur.fetchone() else ""
+
+@contextmanager
+def connect(settings: Settings) -> Iterator[Any]:
+    """An autocommit DB-API connection to the configured warehouse."""
+    with warehouse_for(settings).connect() as conn:
+        yield conn
 
 
 def query(settings: Settings, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -102,4 +208,9 @@ def query(settings: Settings, sql: str, params: Sequence[Any] = ()) -> list[tupl
 
 def placeholder(settings: Settings) -> str:
     """The DB-API parameter marker of the target's driver."""
-    return "?" if settings.target == "duckdb" else "%s"
+    return warehouse_for(settings).placeholder
+
+
+def dlt_destination(settings: Settings) -> Any:
+    """The dlt destination of the configured warehouse."""
+    return warehouse_for(settings).dlt_destination()

@@ -40,6 +40,8 @@ _DIMENSIONS = {
     "/api/v2/routing/wrapupcodes": "wrapup_codes",
     "/api/v2/authorization/divisions": "divisions",
     "/api/v2/users": "users",
+    "/api/v2/telephony/providers/edges/didpools": "did_pools",
+    "/api/v2/telephony/providers/edges/dids": "dids",
 }
 
 

@@ -55,6 +55,9 @@ class SimulatorConfig:
     query_max_days_unfiltered: int = 7
     dimension_page_size_default: int = 25
     dimension_page_size_max: int = 500
+    aggregates_permission: bool = True
+    """False: the client lacks `analytics:conversationAggregate:view`, so the aggregates query
+    answers 403 `missing.permissions` (reference §2.4, §6.3)."""
 
     request_log: Path | None = None
     cache_max_bytes: int = 1 << 30

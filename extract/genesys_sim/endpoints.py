@@ -158,6 +158,13 @@ class Endpoints:
     # --- queries -----------------------------------------------------------------------
 
     def aggregates(self, body: bytes, now: datetime) -> Response:
+        if not self._config.aggregates_permission:
+            raise ApiError(
+                403,
+                "missing.permissions",
+                "Unable to perform the requested action. You are missing the following "
+                "permission(s): [analytics:conversationAggregate:view]",
+            )
         result = aggregate_query(self._store, parse_json(body), now, self._lookback_days)
         return json_response(200, result)
 

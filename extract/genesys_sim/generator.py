@@ -66,6 +66,12 @@ class ConversationGenerator:
     def users(self) -> list[dict[str, Any]]:
         return copy.deepcopy(self.catalog.users)
 
+    def did_pools(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.catalog.did_pools)
+
+    def dids(self) -> list[dict[str, Any]]:
+        return copy.deepcopy(self.catalog.dids)
+
     # -- conversations -------------------------------------------------------------------------
     def now_ms(self) -> int:
         return to_ms(self.now if self.now is not None else datetime.now(UTC))

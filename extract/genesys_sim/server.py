@@ -155,6 +155,8 @@ def start_simulator(
         "wrapup_codes": generator.wrapup_codes,
         "divisions": generator.divisions,
         "users": generator.users,
+        "did_pools": generator.did_pools,
+        "dids": generator.dids,
     }
     request_log = RequestLog(config.request_log)
     app = SimulatorApp(

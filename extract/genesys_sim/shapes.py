@@ -15,7 +15,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, TypeVar
 
 from genesys_sim import fake_pii
-from genesys_sim.catalog import COMPANY_DIDS, EDGE_IDS, ORG_DOMAIN, Catalog, _uuid
+from genesys_sim.catalog import (
+    EDGE_IDS,
+    LOOKALIKE_RATE,
+    ORG_DOMAIN,
+    Catalog,
+    _uuid,
+    edges_of,
+    in_org_pool,
+)
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -142,6 +150,16 @@ class _Builder:
         cum = _OUT_EDGE_CUM if outbound else _IN_EDGE_CUM
         return EDGE_IDS[bisect(cum, self.rng.random() * cum[-1])]
 
+    def org_did(self) -> str:
+        return self.cat.busy_did(self.rng)
+
+    def edge_for(self, org_number: str, outbound: bool) -> str:
+        """The edge of a call on an org DID: one of its pool's carrier's edges."""
+        carrier = self.cat.did_carrier.get(org_number)
+        if carrier is None:
+            return self.edge(outbound)
+        return _pick(self.rng, edges_of(carrier))
+
     def queue(self, media: str) -> Json:
         q = _pick(self.rng, self.cat.queues_for(media))
         div = q["division"]["id"]
@@ -195,12 +213,22 @@ class _Builder:
         )
 
 
+def _customer_number(rng: random.Random) -> str:
+    """A person's number: never one of the org's own (fake US numbers share 555-01xx with them)."""
+    while True:
+        number = fake_pii.customer_number(rng)
+        if not in_org_pool(number):
+            return number
+
+
 class _Customer:
     """The customer's PII for one conversation."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, cat: Catalog) -> None:
         self.name = fake_pii.person_name(rng)
-        self.number = fake_pii.customer_number(rng)
+        self.number = _customer_number(rng)
+        if rng.random() < LOOKALIKE_RATE:
+            self.number = cat.lookalike_number(rng)
         self.email = fake_pii.email_for(self.name, rng)
         self.account = fake_pii.account_number(rng)
         # Caller ID without a name: participantName and remote hold raw digits.
@@ -432,9 +460,9 @@ def _talk_ms(rng: random.Random) -> int:
 
 def _inbound_voice(b: _Builder) -> str:
     rng, t0 = b.rng, b.start
-    cust = _Customer(rng)
-    dnis = fake_pii.toll_free(rng) if rng.random() < 0.65 else _pick(rng, COMPANY_DIDS)
-    edge = b.edge(False)
+    cust = _Customer(rng, b.cat)
+    dnis = b.org_did()
+    edge = b.edge_for(dnis, False)
     cust_session = _voice_session(
         b,
         "inbound",
@@ -685,14 +713,14 @@ def _external_leg(
 ) -> int:
     """Outbound leg to an external number (purpose `external`); returns its end."""
     rng = b.rng
-    number = fake_pii.customer_number(rng)
+    number = _customer_number(rng)
     name = fake_pii.person_name(rng)
     session = _voice_session(
         b,
         "outbound",
         company,
         number,
-        b.edge(True),
+        b.edge_for(company, True),
         peerId=cust_sid,
         remote=name,
         remoteNameDisplayable=name,
@@ -722,11 +750,11 @@ def _external_leg(
 def _outbound_voice(b: _Builder) -> str:
     """An agent dials a customer (agent participant first, then the customer leg)."""
     rng, t0 = b.rng, b.start
-    cust = _Customer(rng)
+    cust = _Customer(rng, b.cat)
     queue = b.queue("outbound")
     user = b.agent(queue)
-    company = _pick(rng, COMPANY_DIDS)
-    edge = b.edge(True)
+    company = b.org_did()
+    edge = b.edge_for(company, True)
     agent_s = _voice_session(b, "outbound", company, cust.number, edge, remote=cust.display)
     dial = t0 + _ri(rng, 300, 1_500)
     ring = _ri(rng, 3_000, 25_000)
@@ -790,11 +818,11 @@ def _outbound_voice(b: _Builder) -> str:
 def _dialer(b: _Builder) -> str:
     """A campaign (predictive dialer) call: person -> queue/agent; machine; no answer."""
     rng, t0 = b.rng, b.start
-    cust = _Customer(rng)
+    cust = _Customer(rng, b.cat)
     queue = b.queue("outbound")
     camp_id, camp_name, list_id = _pick(rng, b.cat.campaigns)
-    company = _pick(rng, COMPANY_DIDS)
-    edge = b.edge(True)
+    company = b.org_did()
+    edge = b.edge_for(company, True)
     dial_fields = {
         "outboundCampaignId": camp_id,
         "outboundContactListId": list_id,
@@ -900,9 +928,9 @@ def _dialer(b: _Builder) -> str:
 def _callback(b: _Builder) -> str:
     """A web callback request: queued callback, agent accepts, then dials the customer."""
     rng, t0 = b.rng, b.start
-    cust = _Customer(rng)
+    cust = _Customer(rng, b.cat)
     queue = b.queue("voice")
-    company = _pick(rng, COMPANY_DIDS)
+    company = b.org_did()
     cb_fields: Json = {
         "callbackNumbers": [fake_pii.tel(cust.number)],
         "callbackUserName": cust.name,
@@ -935,7 +963,7 @@ def _callback(b: _Builder) -> str:
     cb_session["segments"].append(
         _seg("callback", answer, dial, queueId=queue["id"], disconnectType="transfer")
     )
-    edge = b.edge(True)
+    edge = b.edge_for(company, True)
     agent_v = _voice_session(
         b, "outbound", company, cust.number, edge, peerId=cb_session["sessionId"]
     )
@@ -973,7 +1001,7 @@ def _callback(b: _Builder) -> str:
 def _digital(b: _Builder, media: str) -> str:
     """chat / email / message: no carrier leg, no protocolCallId; some emails last days."""
     rng, t0 = b.rng, b.start
-    cust = _Customer(rng)
+    cust = _Customer(rng, b.cat)
     queue = b.queue(media)
     support = f"support@{ORG_DOMAIN}"
     cust_s: Json = {
@@ -988,7 +1016,7 @@ def _digital(b: _Builder, media: str) -> str:
         if rng.random() < 0.1:
             cust_s["cc"] = [fake_pii.email_for(fake_pii.person_name(rng), rng)]
     elif media == "message":
-        sms_to = _pick(rng, COMPANY_DIDS)
+        sms_to = b.org_did()
         cust_s.update(
             addressFrom=fake_pii.tel(cust.number), addressTo=fake_pii.tel(sms_to), messageType="sms"
         )
@@ -1164,6 +1192,8 @@ _PII_ATTRIBUTES = ("accountNumber", "customerName", "customerEmail")
 
 def _add_value(out: set[str], value: str) -> None:
     if value.startswith("tel:+"):
+        if in_org_pool(value[5:]):
+            return  # the org's own number: not PII, kept in clear
         out.update(fake_pii.phone_forms(value[5:]))
     elif value.startswith("sip:") and "%40" in value:  # agent email inside a SIP URI
         out.add(value)

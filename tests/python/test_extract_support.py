@@ -12,6 +12,7 @@ import orjson
 
 from genesys_finance import warehouse
 from genesys_finance.masking import Masker
+from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import Settings
 from genesys_sim.server import SimulatorHandle
 
@@ -34,11 +35,18 @@ def expected_conversations(
     sim: SimulatorHandle, settings: Settings, start: date, end: date
 ) -> dict[str, Any]:
     """conversation id -> the masked payload the warehouse must hold (JSON round-tripped)."""
-    masker = Masker.from_settings(settings, env={})
+    masker = Masker.from_settings(settings, env={}, org_numbers=sim_org_numbers(sim))
     return {
         conv["conversationId"]: orjson.loads(orjson.dumps(masker.mask_conversation(conv)))
         for conv in sim.generator.iter_conversations(day_start(start), day_start(end))
     }
+
+
+def sim_org_numbers(sim: SimulatorHandle) -> OrgNumbers:
+    """The simulated org's numbers, read from its catalog (not through the extractor)."""
+    gen = sim.generator
+    ranges = [(p["startPhoneNumber"], p["endPhoneNumber"]) for p in gen.did_pools()]
+    return OrgNumbers.build(ranges, [d["phoneNumber"] for d in gen.dids()])
 
 
 def loaded_conversations(settings: Settings) -> dict[str, Any]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-HELP = "show the extract job ledger (genesys_raw.extract_jobs)"
-
 HEADERS = ("job_id", "interval", "state", "attempt", "pages", "conversations", "updated", "error")
 
 
@@ -19,11 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from genesys_finance.ledger import Ledger
     from genesys_finance.settings import Settings
-    from genesys_finance.warehouse import connect
+    from genesys_finance.warehouse import warehouse_for
 
-    settings = Settings.from_env().with_target(args.target)
-    with connect(settings) as conn:
-        ledger = Ledger(conn, "qmark" if settings.target == "duckdb" else "format")
+    warehouse = warehouse_for(Settings.from_env().with_target(args.target))
+    with warehouse.connect() as conn:
+        ledger = Ledger(conn, warehouse.paramstyle)
         ledger.ensure_table()
         jobs = ledger.all_jobs()
     rows = [
