@@ -4,8 +4,7 @@
     * every PII-tagged mart column must hold only values of the masked shape of its action.
     Returns one row per offending model column (or value). -#}
 
-{#- The marts are read through `graph`, which declares no dependency: without these the test can run
-    before the marts exist on a first build (it then fails with "table does not exist"). -#}
+-- it reads the marts through the graph, so dbt build must run it after them:
 -- depends_on: {{ ref('fct_voice_leg_costs') }}
 -- depends_on: {{ ref('fct_billing_reconciliation') }}
 -- depends_on: {{ ref('fct_conversation_costs') }}

@@ -63,7 +63,10 @@ shares as (
         legs.queue_id,
         cast(1 as bigint) as weight
     from legs
-    where not exists (select 1 from queue_time where queue_time.leg_id = legs.leg_id)
+    where not exists (
+            select 1 as shared from queue_time
+            where queue_time.leg_id = legs.leg_id
+        )
 ),
 
 final as (
@@ -75,7 +78,7 @@ final as (
         cast(sum(shares.weight) over (partition by shares.leg_id) as bigint) as leg_weight,
         -- the order remainder units are handed out in (largest remainder first, then this)
         cast(row_number() over (
-            partition by shares.leg_id order by shares.weight desc, shares.queue_id
+            partition by shares.leg_id order by shares.weight desc, shares.queue_id asc
         ) as bigint) as share_rank
     from shares
     inner join legs

@@ -20,12 +20,13 @@ from genesys_finance.settings import PROJECT_ROOT
 if TYPE_CHECKING:
     from genesys_finance.settings import Settings
 
-HELP = "run the whole job against the local simulator into a demo DuckDB file"
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 # Fake data only: a fixed key keeps the demo one command. Never use it for real data.
 DEMO_HMAC_KEY = "demo-only-hmac-key"
 DEMO_CLIENT = ("demo-client", "demo-secret")
+# The demo rates with its own invented lookups (seeds/demo/), never an org's.
+DEMO_VARS = '{"genesys_finance_use_demo_lookups": true}'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -55,9 +56,8 @@ def demo_range(today: date, months: int) -> tuple[date, date]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_finance.cdr import load_cdr_files
-    from genesys_finance.dbt_runner import run_dbt
-    from genesys_finance.runner import ExtractOptions, run_extract
+    from genesys_finance.extraction import ExtractOptions
+    from genesys_finance.orchestration import CdrFiles, RunSteps, run_steps
     from genesys_finance.settings import Settings
     from genesys_sim.carrier import write_cdr_files
     from genesys_sim.config import SimulatorConfig
@@ -95,29 +95,29 @@ def run(args: argparse.Namespace) -> int:
             hmac_key=key.encode(),
         )
         step(f"simulator at {sim.base_url}: {start} .. {end}, seed {args.seed}")
-        summary = run_extract(settings, start, end, ExtractOptions(poll_initial_s=0.5))
-        step(summary.line())
-
+        # The simulated carriers bill what the generator made (no API call needed).
         step("the simulated carriers bill the period: writing their CDR files ...")
         began = time.monotonic()
         files = write_cdr_files(
             sim.generator, start, end, duckdb_path.parent / "cdrs", seed=args.seed
         )
-        reports = load_cdr_files(settings, files.cdr_paths, "generic")
-        for report in reports:
-            step("CDRs " + report.summary())
-        rows = sum(report.rows_read for report in reports)
-        took = time.monotonic() - began
-        step(f"{rows:,} CDRs written and loaded in {took:.0f} s ({rows / max(took, 1e-9):,.0f}/s)")
+        step(f"{len(files.cdr_paths)} CDR files written in {time.monotonic() - began:.0f} s")
+        steps = RunSteps(
+            start=start,
+            end=end,
+            extract=ExtractOptions(poll_initial_s=0.5),
+            cdrs=CdrFiles(files.cdr_paths, "generic"),
+            build_args=["build", "--vars", DEMO_VARS],
+        )
+        try:
+            status = run_steps(settings, steps, say=step)
+        except Exception as exc:
+            from genesys_finance.commands.extract import failed
 
-    step("dbt build (seeds, models, tests) ...")
-    # the demo rates with its own invented lookups (seeds/demo/), never an org's
-    demo_lookups = "{genesys_finance_use_demo_lookups: true}"
-    result = run_dbt(settings, ["build", "--vars", demo_lookups], check=False, stream=True)
-    if not result.ok:
-        print(f"demo: dbt build failed after {result.seconds:.0f} s", file=sys.stderr)
-        return 1
-    step(f"dbt build passed in {result.seconds:.0f} s")
+            return failed("demo", exc)
+    if status != 0:
+        print("demo: failed", file=sys.stderr)
+        return status
     written = _write_report(settings, duckdb_path.parent / "finance-report.html", start, end)
     step(f"report written in {written.seconds:.1f} s")
     print("\n" + written.summary)

@@ -9,12 +9,6 @@ from pathlib import Path
 from genesys_finance.argtypes import iso_date
 
 HELP = "write the finance report (one self-contained HTML file) from the finance marts"
-EPILOG = """examples:
-  genesys-finance report --out finance-report.html
-  genesys-finance report --start 2026-01-01 --end 2026-04-01 --target postgres
-
-The period is widened to whole calendar months (the monthly marts cannot be cut inside a
-month); without dates it covers every month in the marts."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -121,8 +121,9 @@ final as (
         case
             when rated_seconds > 0
                 then cast(
-                    cast({{ div_half_up('expected_micros * 6000', 'rated_seconds') }} as decimal(18, 0))
-                    * cast(0.00000001 as decimal(18, 8)) as decimal(18, 8))
+                        cast({{ div_half_up('expected_micros * 6000', 'rated_seconds') }} as decimal(18, 0))
+                        * cast(0.00000001 as decimal(18, 8)) as decimal(18, 8)
+                    )
         end as cost_per_minute
     from grouped
 )

@@ -158,9 +158,13 @@ unioned as (
 final as (
     select
         ----------  ids
-        cast(unioned.record_type || ':' || coalesce(unioned.leg_id, unioned.cdr_id)
+        cast(
+            unioned.record_type || ':' || coalesce(unioned.leg_id, unioned.cdr_id)
             || case when unioned.record_type = 'cdr' and unioned.leg_id is not null
-                then ':' || unioned.cdr_id else '' end as {{ dbt.type_string() }})
+                    then ':' || unioned.cdr_id
+                else ''
+            end as {{ dbt.type_string() }}
+        )
             as reconciliation_id,
         cast(unioned.record_type as {{ dbt.type_string() }}) as record_type,
         unioned.leg_id,

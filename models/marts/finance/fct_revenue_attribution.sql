@@ -28,17 +28,7 @@ shares as (
 ),
 
 contracts as (
-    select
-        cast(client as {{ dbt.type_string() }}) as client,
-        cast(queue_id as {{ dbt.type_string() }}) as queue_id,
-        cast(division_id as {{ dbt.type_string() }}) as division_id,
-        cast(effective_from as date) as effective_from,
-        cast(effective_to as date) as effective_to,
-        cast(price_per_minute as decimal(18, 8)) as price_per_minute,
-        cast(currency as {{ dbt.type_string() }}) as currency,
-        cast(min_seconds as bigint) as min_seconds,
-        cast(increment_seconds as bigint) as increment_seconds
-    from {{ lookup('client_contracts') }}
+    select * from {{ ref('int_client_contracts') }}
 ),
 
 floored as (
@@ -88,7 +78,10 @@ contract_candidates as (
         contracts.increment_seconds,
         row_number() over (
             partition by allocated.leg_id, allocated.queue_id
-            order by case when contracts.queue_id is not null then 0 else 1 end, contracts.client
+            order by
+                case when contracts.queue_id is not null then 0 else 1 end,
+                contracts.effective_from desc,
+                contracts.client asc
         ) as preference
     from allocated
     inner join contracts
@@ -146,7 +139,8 @@ revenue as (
 
 grouped as (
     select
-        cast({{ dbt.date_trunc('month', utc_day('billing_start')) }} as date) as month,
+        -- `month`: the public column name (DESIGN.md)
+        cast({{ dbt.date_trunc('month', utc_day('billing_start')) }} as date) as month,  -- noqa: RF04
         client,
         queue_id,
         max(currency) as currency,
