@@ -6,7 +6,7 @@
     match models build, and match less, until they land. At parse time there is no relation yet. -#}
 {% macro column_if_present(relation, column, data_type, alias=none) -%}
     {%- set name = alias or column -%}
-    {%- if execute -%}
+    {%- if execute and relation.identifier is not none and relation.schema is not none -%}
         {%- set existing = adapter.get_relation(
             database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
         {%- if existing is not none -%}

@@ -54,15 +54,20 @@ legs as (
         voice_legs.answered_at,
         voice_legs.answered_duration_ms,
         case when voice_legs.direction = 'inbound' then voice_legs.dnis_org_number
-            else voice_legs.ani_org_number end as org_number,
+            else voice_legs.ani_org_number
+        end as org_number,
         case when voice_legs.direction = 'inbound' then voice_legs.dnis_last4
-            else voice_legs.ani_last4 end as org_last4,
+            else voice_legs.ani_last4
+        end as org_last4,
         case when voice_legs.direction = 'inbound' then voice_legs.dnis_prefix
-            else voice_legs.ani_prefix end as org_prefix,
+            else voice_legs.ani_prefix
+        end as org_prefix,
         case when voice_legs.direction = 'inbound' then voice_legs.ani_last4
-            else voice_legs.dnis_last4 end as counterparty_last4,
+            else voice_legs.dnis_last4
+        end as counterparty_last4,
         case when voice_legs.direction = 'inbound' then voice_legs.ani_prefix
-            else voice_legs.dnis_prefix end as counterparty_prefix
+            else voice_legs.dnis_prefix
+        end as counterparty_prefix
     from voice_legs
     left join carrier_hints
         on voice_legs.leg_id = carrier_hints.leg_id
@@ -102,15 +107,20 @@ cdrs as (
             {{ duration_ms('coalesce(answer_time, start_time)', 'end_time') }}
         ) as billed_duration_ms,
         case when direction = 'inbound' then called_number_org
-            else calling_number_org end as org_number,
+            else calling_number_org
+        end as org_number,
         case when direction = 'inbound' then called_number_last4
-            else calling_number_last4 end as org_last4,
+            else calling_number_last4
+        end as org_last4,
         case when direction = 'inbound' then called_number_prefix
-            else calling_number_prefix end as org_prefix,
+            else calling_number_prefix
+        end as org_prefix,
         case when direction = 'inbound' then calling_number_last4
-            else called_number_last4 end as counterparty_last4,
+            else called_number_last4
+        end as counterparty_last4,
         case when direction = 'inbound' then calling_number_prefix
-            else called_number_prefix end as counterparty_prefix
+            else called_number_prefix
+        end as counterparty_prefix
     from carrier_cdrs
 ),
 
@@ -134,13 +144,22 @@ by_normalised_call_id as (
     from cdrs
     inner join legs
         on cdrs.sip_call_id_normalised = legs.sip_call_id_normalised
-    where not exists (select 1 from by_call_id where by_call_id.cdr_id = cdrs.cdr_id)
+    where not exists (
+            select 1 as paired from by_call_id
+            where by_call_id.cdr_id = cdrs.cdr_id
+        )
 ),
 
 matched_by_call_id as (
-    select cdr_id, leg_id from by_call_id
+    select
+        cdr_id,
+        leg_id
+    from by_call_id
     union all
-    select cdr_id, leg_id from by_normalised_call_id
+    select
+        cdr_id,
+        leg_id
+    from by_normalised_call_id
 ),
 
 -- legs and CDRs a Call-ID already paired are out of the fallback: it never re-pairs them
@@ -150,7 +169,8 @@ unpaired_legs as (
     where legs.answered_at is not null
         and legs.answered_duration_ms > 0
         and not exists (
-            select 1 from matched_by_call_id where matched_by_call_id.leg_id = legs.leg_id
+            select 1 as paired from matched_by_call_id
+            where matched_by_call_id.leg_id = legs.leg_id
         )
 ),
 
@@ -158,8 +178,9 @@ unpaired_cdrs as (
     select cdrs.*
     from cdrs
     where not exists (
-        select 1 from matched_by_call_id where matched_by_call_id.cdr_id = cdrs.cdr_id
-    )
+            select 1 as paired from matched_by_call_id
+            where matched_by_call_id.cdr_id = cdrs.cdr_id
+        )
 ),
 
 by_time_and_number as (
@@ -242,7 +263,8 @@ final as (
         cast(candidate_rank as bigint) as candidate_rank,
         -- only the best candidate's ties make the CDR ambiguous
         max(case when candidate_rank = 1 then equally_good_candidates end)
-            over (partition by cdr_id) > 1 as is_ambiguous
+            over (partition by cdr_id)
+        > 1 as is_ambiguous
     from ranked
 )
 
