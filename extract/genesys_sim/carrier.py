@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from genesys_oracles.rating import (
+    DidPool,
     NumberCarrierRule,
     RateCardRow,
     TimeBand,
@@ -34,7 +35,7 @@ from genesys_oracles.rating import (
 )
 from genesys_oracles.voice_legs import voice_legs
 from genesys_sim import fake_pii
-from genesys_sim.catalog import EDGE_CARRIERS, _uuid, build_catalog
+from genesys_sim.catalog import DID_POOLS, EDGE_CARRIERS, _uuid, build_catalog
 from genesys_sim.shapes import iso_ms, parse_iso_ms
 
 # The demo's invented lookups; the product's own `seeds/*.csv` are the org's and never written here.
@@ -258,6 +259,9 @@ def write_carrier_edges_seed(path: Path = SEEDS_DIR / "demo_carrier_edges.csv") 
 
 
 # -- legs -----------------------------------------------------------------------------------------
+_POOLS = tuple(DidPool(p.id, p.start, p.end) for p in DID_POOLS)
+
+
 @functools.cache
 def _number_rules(path: Path = DEFAULT_DID_POOL_CARRIERS) -> tuple[NumberCarrierRule, ...]:
     return tuple(read_number_carrier_rules(path))
@@ -267,7 +271,7 @@ def leg_carrier(direction: str, calling: str, called: str, edge_id: str) -> str:
     """The carrier that bills a leg: the one serving the org's number on it (the dialled DID when
     inbound, the presented caller id when outbound; `demo_did_pool_carriers`), else the Edge's."""
     org_number = called if direction == "inbound" else calling
-    by_number = number_carrier(org_number, _number_rules(), (), {})
+    by_number = number_carrier(org_number, _number_rules(), _POOLS, {})
     return by_number or EDGE_CARRIERS[edge_id]
 
 

@@ -18,7 +18,14 @@ from genesys_sim.generator import ConversationGenerator
 from test_rating_oracle import org_numbers
 
 DAY1, DAY2 = date(2024, 6, 28), date(2024, 7, 1)  # Friday before, Monday after a card change
-SELECT = ["--indirect-selection", "cautious", "--select", "+fct_voice_leg_costs", "did_pool_carriers", "carrier_edges"]
+SELECT = [
+    "--indirect-selection",
+    "cautious",
+    "--select",
+    "+fct_voice_leg_costs",
+    "did_pool_carriers",
+    "carrier_edges",
+]
 RATED = ("intermediate.int_voice_legs_rated", "finance.fct_voice_leg_costs")
 
 
@@ -52,6 +59,7 @@ def test_incremental_runs_equal_a_full_refresh(warehouse: Settings, tmp_path: Pa
         seed=21, start=DAY1, end=DAY2 + timedelta(days=1), conversations_per_day=60,
         now=datetime(2024, 7, 10, tzinfo=UTC),
     )  # fmt: skip
+    raw_loader.load_org_numbers(settings, gen.did_pools(), gen.dids())
     masker = Masker.from_settings(settings, env={}, org_numbers=org_numbers())
     day1 = gen.conversations_for_day(DAY1)
 

@@ -29,6 +29,7 @@ from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import PostgresSettings, Settings
 from genesys_oracles.rating import (
+    DidPool,
     RatedLeg,
     number_carrier,
     rate_leg,
@@ -38,7 +39,7 @@ from genesys_oracles.rating import (
     resolve_carrier,
 )
 from genesys_sim.carrier import SEEDS_DIR, read_csv, write_cdr_files
-from genesys_sim.catalog import COMPANY_DIDS
+from genesys_sim.catalog import DID_POOLS, in_org_pool
 from genesys_sim.generator import ConversationGenerator
 
 SEED = 13
@@ -46,8 +47,10 @@ SEED = 13
 DAYS = tuple(date(2024, m, d) for m, d in ((3, 8), (3, 10), (3, 11), (3, 29), (3, 31), (4, 1)))
 PER_DAY = 2400
 UNKNOWN_EDGE = "ed000000-0000-4000-8000-00000000ffff"
-UNMAPPED_ORG_NUMBER = "34915550199"  # an org DID (kept in clear) that no did_pool_carriers row maps
-UNRESOLVED_EVERY = 250  # one conversation in N gets the unknown Edge and the unmapped number
+NOT_AN_ORG_NUMBER = "34915559999"  # in no pool: masked, names no carrier
+OFF_THE_BOOKS_EVERY = (
+    125  # one conversation in N: a number in no pool (every other one: unknown Edge)
+)
 BUILD = [
     "build",
     "--indirect-selection",
@@ -76,25 +79,26 @@ PRODUCT = """
 
 
 def org_numbers() -> OrgNumbers:
-    """The org's numbers in this dataset: the demo DID ranges and the company DIDs."""
-    rules = read_number_carrier_rules(SEEDS_DIR / "demo_did_pool_carriers.csv")
-    ranges = [(r.start_number, r.end_number) for r in rules if r.start_number and r.end_number]
-    return OrgNumbers.build(ranges=ranges, numbers=COMPANY_DIDS)
+    """The org's numbers: the simulated org's DID pools (what the extractor reads first)."""
+    return OrgNumbers.build(ranges=[(p.start, p.end) for p in DID_POOLS])
 
 
-def _unresolvable(conversation: dict[str, Any]) -> dict[str, Any]:
-    """The conversation on an Edge no lookup knows, with an org number no pool maps, and fresh
-    Call-IDs (so the simulator's CDRs, billed from the original, do not match it)."""
+def _off_the_books(conversation: dict[str, Any], edge: str | None) -> dict[str, Any]:
+    """The conversation's org-side number replaced by one outside every pool (so it is masked and
+    names no carrier), its Edge replaced when `edge` is given, and fresh Call-IDs (so the CDRs the
+    simulator bills from the original do not match it)."""
+    assert not in_org_pool(NOT_AN_ORG_NUMBER)
     for participant in conversation["participants"]:
         for session in participant.get("sessions", []):
             if session.get("mediaType") != "voice":
                 continue
-            session["edgeId"] = UNKNOWN_EDGE
+            if edge:
+                session["edgeId"] = edge
             if "protocolCallId" in session:
                 session["protocolCallId"] = str(uuid.uuid4())
             org_field = "dnis" if session.get("direction") == "inbound" else "ani"
             if org_field in session:
-                session[org_field] = f"tel:+{UNMAPPED_ORG_NUMBER}"
+                session[org_field] = f"tel:+{NOT_AN_ORG_NUMBER}"
     return conversation
 
 
@@ -127,8 +131,9 @@ def rated(
             now=datetime(2024, 4, 20, tzinfo=UTC),
         )
         conversations = [c for day in DAYS for c in gen.conversations_for_day(day)]
-        for i in range(0, len(conversations), UNRESOLVED_EVERY):
-            conversations[i] = _unresolvable(conversations[i])
+        for n, i in enumerate(range(0, len(conversations), OFF_THE_BOOKS_EVERY)):
+            conversations[i] = _off_the_books(conversations[i], UNKNOWN_EDGE if n % 2 else None)
+        raw_loader.load_org_numbers(settings, gen.did_pools(), gen.dids())
         masker = Masker.from_settings(settings, env={}, org_numbers=org_numbers())
         masked = [masker.mask_conversation(c) for c in conversations]
         raw_loader.load_conversations(
@@ -156,6 +161,7 @@ def oracle_prices(settings: Settings, default_carrier: str | None = None) -> dic
     card = read_rate_card(SEEDS_DIR / "demo_rate_cards.csv")
     bands = read_time_bands(SEEDS_DIR / "demo_time_bands.csv")
     rules = read_number_carrier_rules(SEEDS_DIR / "demo_did_pool_carriers.csv")
+    pools = [DidPool(p.id, p.start, p.end) for p in DID_POOLS]
     edges = {r["edge_id"]: r["carrier"] for r in read_csv(SEEDS_DIR / "demo_carrier_edges.csv")}
     out: dict[str, RatedLeg] = {}
     for (
@@ -171,7 +177,7 @@ def oracle_prices(settings: Settings, default_carrier: str | None = None) -> dic
     ) in raw_loader.fetch(settings, LEG_INPUTS):
         org = dnis_org if direction == "inbound" else ani_org
         carrier, source = resolve_carrier(
-            cdr_carrier, number_carrier(org, rules, (), {}), edges.get(edge), default_carrier
+            cdr_carrier, number_carrier(org, rules, pools, {}), edges.get(edge), default_carrier
         )
         out[leg_id] = rate_leg(
             carrier=carrier,
@@ -267,6 +273,7 @@ def test_default_carrier_resolves_the_rest(rated: dict[str, Any]) -> None:
         settings,
         [
             "run",
+            "--full-refresh",  # a lookup or var change is not watched by the incremental rating
             "--select",
             "int_voice_leg_carrier_candidates+",
             "--vars",
@@ -289,6 +296,6 @@ def test_default_carrier_resolves_the_rest(rated: dict[str, Any]) -> None:
     finally:
         run_dbt(
             settings,
-            ["run", "--select", "int_voice_leg_carrier_candidates+"],
+            ["run", "--full-refresh", "--select", "int_voice_leg_carrier_candidates+"],
             target_path=rated["target_path"],
         )

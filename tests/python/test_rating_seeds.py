@@ -14,7 +14,7 @@ from genesys_sim.carrier import (
     client_contract_rows,
     read_csv,
 )
-from genesys_sim.catalog import COMPANY_DIDS, build_catalog
+from genesys_sim.catalog import DID_POOLS, build_catalog
 
 
 def test_demo_client_contracts_name_the_demo_org() -> None:
@@ -49,14 +49,8 @@ def test_banded_rows_cover_every_hour_exactly_once() -> None:
                 assert len(holding) == 1, (card_version, at, holding)
 
 
-def test_demo_number_ranges_hold_only_company_numbers() -> None:
-    """The demo's DID ranges are the org's: the simulator's toll-free block, or exactly company
-    DIDs; never a customer number (those are masked and must not resolve a carrier)."""
+def test_demo_did_pool_carriers_match_the_simulated_pools() -> None:
+    """Every DID pool of the simulated org is mapped to the carrier the simulator gives it."""
     rules = read_number_carrier_rules(DEFAULT_DID_POOL_CARRIERS)
-    assert rules
-    for rule in rules:
-        assert rule.start_number and rule.end_number, rule
-        if rule.start_number.startswith("1800555") and rule.end_number.startswith("1800555"):
-            continue
-        size = int(rule.end_number) - int(rule.start_number) + 1
-        assert size == sum(rule.holds_range(n) for n in COMPANY_DIDS), rule
+    assert {r.did_pool_id: r.carrier for r in rules} == {p.id: p.carrier for p in DID_POOLS}
+    assert all(r.start_number is None and r.end_number is None for r in rules)
