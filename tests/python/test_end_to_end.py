@@ -17,6 +17,7 @@ from genesys_finance.commands.demo import demo_range
 from genesys_finance.org_numbers import OrgNumbers, e164_digits
 from genesys_finance.settings import Settings
 from genesys_sim.carrier import write_cdr_files
+from genesys_sim.catalog import in_org_pool
 from sim_fixtures import StartSimulator
 from test_extract_support import cli_env
 
@@ -51,9 +52,10 @@ def _cdr_clear_values(paths: list[Path]) -> set[str]:
         with path.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 for field in ("sip_call_id", "calling_number", "called_number"):
-                    if row.get(field):
-                        values.add(row[field])
-                        values.add(row[field].lstrip("+"))
+                    if not row.get(field) or in_org_pool(row[field].lstrip("+")):
+                        continue  # the org's own numbers stay in clear (DESIGN.md)
+                    values.add(row[field])
+                    values.add(row[field].lstrip("+"))
     return values
 
 
