@@ -190,11 +190,11 @@ def run_extractor_noload(args: argparse.Namespace) -> dict[str, Any]:
     masking, payload serialization and Arrow tables, i.e. the upper bound of any load path."""
     from genesys_finance import loading
 
-    def sink(self: Any, table: str, files: Any, *_: Any) -> None:
-        for _ in files:
+    def sink(self: Any, resources: Any) -> None:
+        for _ in resources:  # evaluates the resource: every page file is produced
             pass
 
-    setattr(loading.Loader, "load_files", sink)  # noqa: B010
+    setattr(loading.Loader, "run", sink)  # noqa: B010
     return run_extractor(args, "duckdb")
 
 

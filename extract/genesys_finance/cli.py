@@ -1,8 +1,10 @@
 """The `genesys-finance` command line.
 
-Each subcommand lives in its own module exposing `HELP`, `add_arguments(parser)` and
-`run(args) -> int`; modules are imported only when their command runs, so `--help`
-stays fast and one broken command cannot take the others down.
+Each subcommand lives in its own module exposing `add_arguments(parser)` and
+`run(args) -> int`. `--help` lists the commands from the static tables below without importing
+any of them; only the module of the command that runs is imported. So `--help` stays fast, and
+a command whose module is broken (a missing optional dependency, a syntax error) fails alone,
+with a message naming it, while every other command works.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from genesys_finance import __version__
 from genesys_finance.settings import ConfigError
@@ -28,8 +31,38 @@ COMMANDS: dict[str, str] = {
     "audit-pii": "genesys_finance.commands.audit_pii",
 }
 
+HELPS: dict[str, str] = {
+    "simulator": "serve a simulated Genesys Cloud API (login + analytics) on a local port",
+    "extract": "extract conversation details (month-chunked jobs) and dimensions into genesys_raw",
+    "jobs": "show the extract job ledger (genesys_raw.extract_jobs)",
+    "load-cdrs": "load carrier CDR CSV files into carrier_raw (numbers and Call-IDs masked)",
+    "build": "build the dbt models and run their tests (dbt build); --docs also writes the "
+    "static docs page",
+    "run": "extract (incremental by default) + load CDR files + dbt build",
+    "demo": "run the whole job against the local simulator into a demo DuckDB file",
+    "query": "answer a SELECT over genesys.* (virtual tables) and finance.* with the cheapest "
+    "API calls",
+    "audit-pii": "scan the warehouse, dbt target/ and logs for clear-text PII (phone numbers "
+    "that are not the org's, e-mail addresses, listed names); exits 1 on any hit",
+}
 
-def build_parser() -> argparse.ArgumentParser:
+
+class CommandUnavailable(RuntimeError):
+    """A command's module cannot be imported."""
+
+
+def load_command(name: str) -> ModuleType:
+    try:
+        return importlib.import_module(COMMANDS[name])
+    except Exception as exc:  # any import-time failure is this command's alone
+        raise CommandUnavailable(
+            f"genesys-finance {name}: the command cannot be loaded "
+            f"({type(exc).__name__}: {exc}); the other commands are not affected"
+        ) from exc
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only `command`'s module is imported (for its arguments)."""
     parser = argparse.ArgumentParser(
         prog="genesys-finance",
         description="Genesys Cloud conversation details into SQL tables finance can trust.",
@@ -37,16 +70,30 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_path in COMMANDS.items():
-        module = importlib.import_module(module_path)
-        command_parser = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(command_parser)
-        command_parser.set_defaults(_module=module)
+    for name in COMMANDS:
+        help_text = HELPS.get(name, f"see genesys-finance {name} --help")
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        if name == command:
+            module = load_command(name)
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(_module=module)
     return parser
 
 
+def _command_in(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv`: its first word that is not an option."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    return word if word in COMMANDS else None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = _command_in(argv)
+    try:
+        parser = build_parser(command)
+    except CommandUnavailable as exc:
+        print(exc, file=sys.stderr)
+        return 1
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from genesys_finance.api.http import RetryPolicy
+from genesys_finance.runlock import DEFAULT_WAIT_S
 from genesys_finance.spool import DEFAULT_MAX_BYTES
 
 
@@ -38,6 +39,8 @@ class ExtractOptions:
     pii_policy: str | None = None
     """PII policy YAML merged over the default (else GENESYS_FINANCE_PII_POLICY)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    lock_wait_s: float = DEFAULT_WAIT_S
+    """How long a run waits for another run on the same warehouse (`runlock.py`)."""
 
 
 @dataclass

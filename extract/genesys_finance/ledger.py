@@ -144,7 +144,17 @@ class Ledger:
             f"insert into {TABLE} (job_id, run_id, interval_start, interval_end, state, attempt, "
             "pages, conversations, submitted_at, updated_at, filter_key) "
             "values (?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
-            (job_id, run_id, interval.start, interval.end, SUBMITTED, attempt, now, now, filter_key),
+            (
+                job_id,
+                run_id,
+                interval.start,
+                interval.end,
+                SUBMITTED,
+                attempt,
+                now,
+                now,
+                filter_key,
+            ),
         )
 
     def set_state(self, job_id: str, state: str, error: str | None = None) -> None:

@@ -5,7 +5,8 @@ Every raw table (conversations, dimensions, CDRs) reaches dlt as Arrow: the payl
 from orjson, so dlt's Python normalizer, which DESIGN.md decision 1 measured as the bottleneck,
 never sees a row. Conversations go one step further: the job workers write each masked results
 page as a finished load file (`write_load_file`: csv for Postgres's COPY, parquet for DuckDB),
-which `loading.Loader.load_files` hands to dlt untouched (`dlt.mark.with_file_import`).
+which the `conversations` resource (`resources.py`) hands to dlt untouched
+(`dlt.mark.with_file_import`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Loading into the warehouse: one dlt pipeline per raw dataset, shared by conversations,
 dimensions and CDRs.
 
-Everything arrives as Arrow tables or as finished load files (`loadfiles.py`), so dlt's extract
-and normalize steps only link files. Each `load*` call is one dlt load: committed or not at all.
+Everything arrives as Arrow tables or as finished load files (`loadfiles.py`; the resources of
+`resources.py`), so dlt's extract and normalize steps only link files. Each `load`/`run` call
+is one dlt load: committed or not at all.
 
 For a one-shot load (CDR files), one call does it all:
 
@@ -24,7 +25,6 @@ import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -109,20 +109,6 @@ class Loader:
             warehouse.load_file_format,
             warehouse.load_workers,
         )
-
-    def load_files(
-        self, table: str, files: Iterable[tuple[Path, int]], primary_key: str, hints: ColumnHints
-    ) -> None:
-        """One dlt load (merge) of load files written by `loadfiles.write_load_file` in
-        `self.file_format`, given as (path, rows). dlt hard-links them into its package, so the
-        caller may delete its own names once this returns."""
-        import dlt
-
-        imports = (
-            dlt.mark.with_file_import(str(path), self.file_format, items_count=rows)
-            for path, rows in files
-        )
-        self.load(table, imports, primary_key, hints)
 
     def load(
         self,

@@ -219,6 +219,7 @@ def run_extract(
     options = options or ExtractOptions()
     warehouse = warehouse_for(settings)
     with ExitStack() as stack:
+        stack.enter_context(warehouse.run_lock(options.lock_wait_s))
         conn = stack.enter_context(warehouse.connect())
         ledger = Ledger(conn, warehouse.paramstyle)
         run = stack.enter_context(

@@ -18,6 +18,7 @@ it must be the load's `loader_file_format` (parquet, or csv into Postgres).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date
@@ -37,12 +38,14 @@ from genesys_finance.settings import Settings
 
 class _SharedRun:
     """One `ExtractionRun` for all the source's resources: opened by the first resource dlt
-    evaluates, closed when the last one is exhausted."""
+    evaluates, closed when the last one is exhausted (or, if some were deselected and never
+    ran, when the source's generators are garbage collected)."""
 
     def __init__(self, open_run: Any, users: int) -> None:
         self._open_run = open_run
         self._users = users
         self._stack = ExitStack()
+        self._close = weakref.finalize(self, self._stack.close)
         self.run: ExtractionRun | None = None
 
     def get(self) -> ExtractionRun:
@@ -53,7 +56,7 @@ class _SharedRun:
     def release(self) -> None:
         self._users -= 1
         if self._users == 0:
-            self._stack.close()
+            self._close()
 
 
 @dlt.source(name="genesys_cloud", max_table_nesting=0)

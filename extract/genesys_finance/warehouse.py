@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+from genesys_finance import runlock
 from genesys_finance.loadfiles import LoadFileFormat
 from genesys_finance.settings import Settings
 
@@ -53,6 +54,11 @@ class Warehouse(ABC):
     def load_error_hint(self, exc: BaseException) -> str:
         """Advice appended to a failed load's message ("" when there is none)."""
         return ""
+
+    @abstractmethod
+    def run_lock(self, wait_s: float = runlock.DEFAULT_WAIT_S) -> AbstractContextManager[None]:
+        """One extraction at a time on this warehouse (`runlock.py`); raises
+        `runlock.RunLockBusy` after waiting `wait_s` for another run."""
 
 
 class DuckDBWarehouse(Warehouse):
@@ -100,6 +106,13 @@ class DuckDBWarehouse(Warehouse):
         conn.execute("set force_compression = 'zstd'")
         return dlt.destinations.duckdb(conn)
 
+    def run_lock(self, wait_s: float = runlock.DEFAULT_WAIT_S) -> AbstractContextManager[None]:
+        """A lock file beside the database file."""
+        path = self.settings.duckdb_path.with_name(self.settings.duckdb_path.name + ".run.lock")
+        return runlock.reentrant(
+            f"duckdb:{path.resolve()}", lambda: runlock.file_lock(path, wait_s)
+        )
+
     def load_error_hint(self, exc: BaseException) -> str:
         if "Out of Memory" not in str(exc):
             return ""
@@ -142,6 +155,13 @@ class PostgresWarehouse(Warehouse):
 
     def payload_destination(self, conn: Any) -> Any:
         return self.dlt_destination(self.payload_options(conn))
+
+    def run_lock(self, wait_s: float = runlock.DEFAULT_WAIT_S) -> AbstractContextManager[None]:
+        pg = self.settings.postgres
+        return runlock.reentrant(
+            f"postgres:{pg.host}:{pg.port}/{pg.database}",
+            lambda: runlock.advisory_lock(self.connect, wait_s),
+        )
 
     def payload_options(self, conn: Any) -> str:
         """libpq session options for connections that write JSON payloads.

@@ -92,7 +92,10 @@
     masked payload is the org's; digits only (5 to 15) is an already-derived org number. -#}
 {% macro org_number(expr) -%}
     case
-        when {{ genesys_finance.regex_matches(expr, '^[0-9]{5,15}$') }} then {{ expr }}
+        {#- a masked last 4 (the common case): no regex #}
+        when length({{ expr }}) <= 4 then null
+        when {{ genesys_finance.consists_of(expr, '0123456789') }}
+            then case when length({{ expr }}) <= 15 then {{ expr }} end
         when {{ genesys_finance.may_be_e164(expr) }} and {{ genesys_finance.number_is_e164(expr) }}
             then {{ genesys_finance.number_digits(expr) }}
     end

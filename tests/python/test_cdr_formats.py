@@ -413,3 +413,30 @@ def test_skew_and_b2bua_are_in_the_ground_truth(tmp_path: Path) -> None:
     assert {line["discrepancy_type"] for line in lines} >= {"none", "orphan_cdr"}
     per_file = {(line["file"], int(line["line"])) for line in lines}
     assert len(per_file) == len(lines)  # one truth row per CDR line
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_column_path_reads_like_the_row_parser(tmp_path: Path, fmt: str) -> None:
+    """The batch (column) parser and the row parser give the same rows and rejects."""
+    from genesys_finance.cdr.batch import BatchParser, fast_path_fits
+    from genesys_finance.cdr.load import arrow_schemas, rows_table
+    from genesys_finance.cdr.mask import CdrMasker
+    from genesys_finance.cdr.parse import CdrRow, RowParser
+    from genesys_finance.cdr.reader import records
+
+    profile = builtin(fmt)
+    path = _corrupt(_sim_file(tmp_path, fmt), profile, tmp_path / "bad")
+    ctx = open_file(path, profile, datetime.now(UTC))
+    carrier = None if profile.has("carrier") else CARRIER
+    parser = RowParser(ctx, CdrMasker(_masker(), ORG), carrier)
+    items = list(records(path, profile.encoding, profile.delimiter, ctx.ends_with_newline))[1:]
+    one_by_one = [parser.parse(item) for item in items]
+    schema = arrow_schemas()[0]
+    expected = rows_table([r for r in one_by_one if isinstance(r, CdrRow)], schema)
+    batch = BatchParser(parser, schema)
+    table, rejects = batch.parse(items)
+    assert table.sort_by("source_line").equals(expected.sort_by("source_line"))
+    assert rejects == [r for r in one_by_one if not isinstance(r, CdrRow)]
+    if fast_path_fits(parser):  # only the bad rows, the repeated good one aside, go one by one
+        assert batch.slow_records == len(rejects)
+    assert fast_path_fits(parser) == (fmt in ("generic", "genesys-voice"))

@@ -14,11 +14,14 @@ import pytest
 from genesys_finance import cli
 from genesys_finance import warehouse as wh
 from genesys_finance.commands.demo import demo_range
+from genesys_finance.org_numbers import OrgNumbers, e164_digits
 from genesys_finance.settings import Settings
 from genesys_sim.carrier import write_cdr_files
+from genesys_sim.catalog import in_org_pool
 from sim_fixtures import StartSimulator
 from test_extract_support import cli_env
 
+_ORG_FORM = re.compile(r"(tel:)?\+?[0-9]+")  # E.164 forms of a number: tel:+, +, digits
 _NAME = re.compile(r"[A-Z][a-z]+(?: [A-Z][A-Za-z']+)+")  # the simulator's "First Last" names
 SCHEMAS = ("genesys_raw", "carrier_raw", "staging", "intermediate", "finance")
 START, END = date(2024, 5, 1), date(2024, 5, 5)
@@ -49,9 +52,10 @@ def _cdr_clear_values(paths: list[Path]) -> set[str]:
         with path.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
                 for field in ("sip_call_id", "calling_number", "called_number"):
-                    if row.get(field):
-                        values.add(row[field])
-                        values.add(row[field].lstrip("+"))
+                    if not row.get(field) or in_org_pool(row[field].lstrip("+")):
+                        continue  # the org's own numbers stay in clear (DESIGN.md)
+                    values.add(row[field])
+                    values.add(row[field].lstrip("+"))
     return values
 
 
@@ -95,6 +99,18 @@ def test_run_lands_everything_masked(
 
     needles = {v for c in generated for v in sim.generator.pii_values(c) if len(v) >= 5}
     needles |= {v for v in _cdr_clear_values(files.cdr_paths) if len(v) >= 5}
+    # The org's own numbers (its DID pools and DIDs) stay in clear by design: not needles.
+    org = OrgNumbers.build(
+        [(p["startPhoneNumber"], p["endPhoneNumber"]) for p in sim.generator.did_pools()],
+        [d["phoneNumber"] for d in sim.generator.dids()],
+    )
+    needles -= {v for v in needles if _ORG_FORM.fullmatch(v) and org.contains(e164_digits(v))}
+    kept = wh.query(
+        settings,
+        "select distinct dnis_org_number from intermediate.int_voice_legs "
+        "where dnis_org_number is not null",
+    )
+    assert kept and all(org.contains(number) for (number,) in kept)  # inbound calls dial DIDs
     assert len(needles) > 100  # the hunt must have something to find
     cells = _text_cells(settings)
     assert len(cells) > 1000

@@ -44,13 +44,17 @@ REFUSED = {
     "read_csv table function": ("select * from read_csv('/etc/passwd')", "read_csv"),
     "read_parquet": ("select * from read_parquet('/tmp/x.parquet')", "read_parquet"),
     "file as a table": ("select * from '/etc/passwd'", "unknown table"),
-    "pg_read_file": (f"select pg_read_file('/etc/passwd') from genesys.conversations "
-                     f"where {RANGE}", "pg_read_file"),
+    "pg_read_file": (
+        f"select pg_read_file('/etc/passwd') from genesys.conversations where {RANGE}",
+        "pg_read_file",
+    ),
     "read_text in where": (f"{OK} and external_tag = read_text('/etc/passwd')", "read_text"),
     "glob": ("select * from glob('/*')", "glob"),
     "getenv": (f"select getenv('HOME') from genesys.conversations where {RANGE}", "getenv"),
-    "current_setting": (f"select current_setting('x') from genesys.conversations where {RANGE}",
-                        "current_setting"),
+    "current_setting": (
+        f"select current_setting('x') from genesys.conversations where {RANGE}",
+        "current_setting",
+    ),
     "nextval": (f"select nextval('s') from genesys.conversations where {RANGE}", "nextval"),
     "injection through an identifier": (
         'select * from genesys."conversations; drop table genesys_raw.conversations"',
@@ -99,28 +103,50 @@ D = "2024-05-0{}T00:00:00+00:00"
     ("where", "spans"),
     [
         (RANGE, [(D.format(1), D.format(2))]),
-        ("conversation_start = timestamp '2024-05-01 10:00:00'",
-         [("2024-05-01T10:00:00+00:00", "2024-05-01T10:00:00.001000+00:00")]),
-        ("conversation_start between '2024-05-01' and '2024-05-03'",
-         [(D.format(1), "2024-05-03T00:00:00.001000+00:00")]),
-        ("conversation_start in (timestamp '2024-05-01', timestamp '2024-05-03')",
-         [(D.format(1), "2024-05-01T00:00:00.001000+00:00"),
-          (D.format(3), "2024-05-03T00:00:00.001000+00:00")]),
+        (
+            "conversation_start = timestamp '2024-05-01 10:00:00'",
+            [("2024-05-01T10:00:00+00:00", "2024-05-01T10:00:00.001000+00:00")],
+        ),
+        (
+            "conversation_start between '2024-05-01' and '2024-05-03'",
+            [(D.format(1), "2024-05-03T00:00:00.001000+00:00")],
+        ),
+        (
+            "conversation_start in (timestamp '2024-05-01', timestamp '2024-05-03')",
+            [
+                (D.format(1), "2024-05-01T00:00:00.001000+00:00"),
+                (D.format(3), "2024-05-03T00:00:00.001000+00:00"),
+            ],
+        ),
         ("cast(conversation_start as date) = '2024-05-04'", [(D.format(4), D.format(5))]),
-        ("date_trunc('month', conversation_start) = date '2024-05-01'",
-         [(D.format(1), "2024-06-01T00:00:00+00:00")]),
-        (f"({RANGE}) or (conversation_start >= '2024-05-01 12:00' and "
-         "conversation_start < '2024-05-03')", [(D.format(1), D.format(3))]),
-        ("conversation_start > '2024-05-01' and conversation_start <= '2024-05-02' "
-         "and media_type = 'voice'",
-         [("2024-05-01T00:00:00.001000+00:00", "2024-05-02T00:00:00.001000+00:00")]),
-        ("'2024-05-02' > conversation_start and '2024-05-01' <= conversation_start",
-         [(D.format(1), D.format(2))]),
-        ("conversation_start >= date '2024-05-01' + interval 1 day and "
-         "conversation_start < date_trunc('month', timestamp '2024-05-20') + interval 5 day",
-         [(D.format(2), D.format(6))]),
-        ("conversation_start >= '2024-05-01T02:00:00+02:00' and conversation_start < '2024-05-02'",
-         [(D.format(1), D.format(2))]),
+        (
+            "date_trunc('month', conversation_start) = date '2024-05-01'",
+            [(D.format(1), "2024-06-01T00:00:00+00:00")],
+        ),
+        (
+            f"({RANGE}) or (conversation_start >= '2024-05-01 12:00' and "
+            "conversation_start < '2024-05-03')",
+            [(D.format(1), D.format(3))],
+        ),
+        (
+            "conversation_start > '2024-05-01' and conversation_start <= '2024-05-02' "
+            "and media_type = 'voice'",
+            [("2024-05-01T00:00:00.001000+00:00", "2024-05-02T00:00:00.001000+00:00")],
+        ),
+        (
+            "'2024-05-02' > conversation_start and '2024-05-01' <= conversation_start",
+            [(D.format(1), D.format(2))],
+        ),
+        (
+            "conversation_start >= date '2024-05-01' + interval 1 day and "
+            "conversation_start < date_trunc('month', timestamp '2024-05-20') + interval 5 day",
+            [(D.format(2), D.format(6))],
+        ),
+        (
+            "conversation_start >= '2024-05-01T02:00:00+02:00' "
+            "and conversation_start < '2024-05-02'",
+            [(D.format(1), D.format(2))],
+        ),
         (f"{RANGE} and conversation_start >= '2024-05-03'", []),
     ],
 )
@@ -149,30 +175,69 @@ def test_a_query_without_a_bounded_range_is_refused_with_an_example(where: str, 
 
 # ---------------------------------------------------------------------------- fuzz (#16)
 
-ALLOWED = {("staging", t.model) for t in VIRTUAL_TABLES.values() if t.schema == "staging"} | {
-    ("intermediate", t.model) for t in VIRTUAL_TABLES.values() if t.schema == "intermediate"
-} | {("finance", m) for m in MARTS}
+ALLOWED = (
+    {("staging", t.model) for t in VIRTUAL_TABLES.values() if t.schema == "staging"}
+    | {("intermediate", t.model) for t in VIRTUAL_TABLES.values() if t.schema == "intermediate"}
+    | {("finance", m) for m in MARTS}
+)
 
 _tables = st.sampled_from(
     [f"genesys.{t}" for t in VIRTUAL_TABLES]
     + [f"finance.{m}" for m in sorted(MARTS)]
-    + ["genesys_raw.conversations", "read_csv('/etc/passwd')", "'/etc/passwd'", "x",
-       "pg_catalog.pg_shadow", '"genesys"."sessions"', "genesys.sessions; drop table x"]
+    + [
+        "genesys_raw.conversations",
+        "read_csv('/etc/passwd')",
+        "'/etc/passwd'",
+        "x",
+        "pg_catalog.pg_shadow",
+        '"genesys"."sessions"',
+        "genesys.sessions; drop table x",
+    ]
 )
 _exprs = st.sampled_from(
-    ["1", "*", "count(*)", "conversation_id", "pg_read_file('/etc/passwd')", "read_text('x')",
-     "'a''b'", "(select 1)", "now()", "getenv('HOME')", "current_database()", "version()",
-     "lower(media_type)", "sum(metric_value)"]
+    [
+        "1",
+        "*",
+        "count(*)",
+        "conversation_id",
+        "pg_read_file('/etc/passwd')",
+        "read_text('x')",
+        "'a''b'",
+        "(select 1)",
+        "now()",
+        "getenv('HOME')",
+        "current_database()",
+        "version()",
+        "lower(media_type)",
+        "sum(metric_value)",
+    ]
 )
 _clauses = st.sampled_from(
-    ["", f" where {RANGE}", " where 1=1", f" where {RANGE} and media_type = 'voice'",
-     " where conversation_id in (select conversation_id from genesys_raw.conversations)",
-     "; drop table t", " into t2", " for update", " union select * from genesys_raw.x",
-     f" where {RANGE}; delete from t", " limit 1"]
+    [
+        "",
+        f" where {RANGE}",
+        " where 1=1",
+        f" where {RANGE} and media_type = 'voice'",
+        " where conversation_id in (select conversation_id from genesys_raw.conversations)",
+        "; drop table t",
+        " into t2",
+        " for update",
+        " union select * from genesys_raw.x",
+        f" where {RANGE}; delete from t",
+        " limit 1",
+    ]
 )
 _prefix = st.sampled_from(
-    ["select", "SELECT", "with c as (select 1) select", "insert into t select",
-     "create table t as select", "explain select", "copy (select", "/* x */ select"]
+    [
+        "select",
+        "SELECT",
+        "with c as (select 1) select",
+        "insert into t select",
+        "create table t as select",
+        "explain select",
+        "copy (select",
+        "/* x */ select",
+    ]
 )
 
 
@@ -196,8 +261,14 @@ def test_fuzz_only_read_only_selects_over_allowed_relations(
             assert not isinstance(node, exp.DDL | exp.DML | exp.Command | exp.Into | exp.Lock)
             assert not isinstance(node, exp.ReadCSV | exp.ReadParquet)
             if isinstance(node, exp.Anonymous):
-                assert node.name.lower() in {"epoch_ms", "epoch", "make_date",
-                                             "make_timestamp", "now", "today"}, generated
+                assert node.name.lower() in {
+                    "epoch_ms",
+                    "epoch",
+                    "make_date",
+                    "make_timestamp",
+                    "now",
+                    "today",
+                }, generated
         ctes = {c.alias_or_name for c in tree.find_all(exp.CTE)}
         for t in tree.find_all(exp.Table):
             assert isinstance(t.this, exp.Identifier)

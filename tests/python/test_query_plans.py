@@ -15,35 +15,129 @@ from query_cases import CASES, Case
 
 # Restated from the reference, not from the product.
 JOB_FIELDS = {
-    "interval", "conversationFilters", "segmentFilters", "evaluationFilters", "surveyFilters",
-    "resolutionFilters", "order", "orderBy", "limit", "startOfDayIntervalMatching",
+    "interval",
+    "conversationFilters",
+    "segmentFilters",
+    "evaluationFilters",
+    "surveyFilters",
+    "resolutionFilters",
+    "order",
+    "orderBy",
+    "limit",
+    "startOfDayIntervalMatching",
 }
 AGGREGATE_FIELDS = {
-    "interval", "granularity", "timeZone", "groupBy", "filter", "metrics",
-    "flattenMultivaluedDimensions", "views", "alternateTimeDimension", "queryType",
-    "sortMetric", "limit",
+    "interval",
+    "granularity",
+    "timeZone",
+    "groupBy",
+    "filter",
+    "metrics",
+    "flattenMultivaluedDimensions",
+    "views",
+    "alternateTimeDimension",
+    "queryType",
+    "sortMetric",
+    "limit",
 }
 CONVERSATION_DIMENSIONS = set(
-    "accessAttribute conversationEnd conversationId conversationInitiator conversationStart "
-    "customerParticipation divisionId externalTag mediaStatsMinConversationMos "
-    "originatingDirection originatingSocialMediaPublic".split()
+    [
+        "accessAttribute",
+        "conversationEnd",
+        "conversationId",
+        "conversationInitiator",
+        "conversationStart",
+        "customerParticipation",
+        "divisionId",
+        "externalTag",
+        "mediaStatsMinConversationMos",
+        "originatingDirection",
+        "originatingSocialMediaPublic",
+    ]
 )
 SEGMENT_DIMENSIONS = set(
-    "addressFrom addressTo agentAssistantId agentOwned ani authenticated bargedParticipantId "
-    "callbackNumber callbackScheduledTime canonicalExternalContactId cleared "
-    "coachedParticipantId conference deliveryPushed deliveryStatus destinationAddress "
-    "destinationConversationId detectedSpeechEnd detectedSpeechStart direction disconnectType "
-    "dnis edgeId engagementSource errorCode exitReason extendedDeliveryStatus externalContactId "
-    "externalOrganizationId flaggedReason flowId flowName flowOutType flowOutcome flowOutcomeId "
-    "flowOutcomeValue flowVersion groupId journeyActionId journeyActionMapId journeyCustomerId "
-    "journeyCustomerIdType journeyCustomerSessionId mediaCount mediaType messageType "
-    "monitoredParticipantId outboundCampaignId outboundContactId outboundContactListId "
-    "participantName protocolCallId provider purpose queueId recording remote "
-    "remoteNameDisplayable requestedLanguageId requestedRouting requestedRoutingSkillId "
-    "scoredAgentId screenMonitoredUserId screenRecording scriptId segmentEnd segmentType "
-    "sessionDnis sipResponseCode skillExpressionId snippetRecording subject teamId "
-    "transferTargetAddress transferTargetName transferType usedRouting userId wrapUpCode "
-    "wrapUpNote".split()
+    [
+        "addressFrom",
+        "addressTo",
+        "agentAssistantId",
+        "agentOwned",
+        "ani",
+        "authenticated",
+        "bargedParticipantId",
+        "callbackNumber",
+        "callbackScheduledTime",
+        "canonicalExternalContactId",
+        "cleared",
+        "coachedParticipantId",
+        "conference",
+        "deliveryPushed",
+        "deliveryStatus",
+        "destinationAddress",
+        "destinationConversationId",
+        "detectedSpeechEnd",
+        "detectedSpeechStart",
+        "direction",
+        "disconnectType",
+        "dnis",
+        "edgeId",
+        "engagementSource",
+        "errorCode",
+        "exitReason",
+        "extendedDeliveryStatus",
+        "externalContactId",
+        "externalOrganizationId",
+        "flaggedReason",
+        "flowId",
+        "flowName",
+        "flowOutType",
+        "flowOutcome",
+        "flowOutcomeId",
+        "flowOutcomeValue",
+        "flowVersion",
+        "groupId",
+        "journeyActionId",
+        "journeyActionMapId",
+        "journeyCustomerId",
+        "journeyCustomerIdType",
+        "journeyCustomerSessionId",
+        "mediaCount",
+        "mediaType",
+        "messageType",
+        "monitoredParticipantId",
+        "outboundCampaignId",
+        "outboundContactId",
+        "outboundContactListId",
+        "participantName",
+        "protocolCallId",
+        "provider",
+        "purpose",
+        "queueId",
+        "recording",
+        "remote",
+        "remoteNameDisplayable",
+        "requestedLanguageId",
+        "requestedRouting",
+        "requestedRoutingSkillId",
+        "scoredAgentId",
+        "screenMonitoredUserId",
+        "screenRecording",
+        "scriptId",
+        "segmentEnd",
+        "segmentType",
+        "sessionDnis",
+        "sipResponseCode",
+        "skillExpressionId",
+        "snippetRecording",
+        "subject",
+        "teamId",
+        "transferTargetAddress",
+        "transferTargetName",
+        "transferType",
+        "usedRouting",
+        "userId",
+        "wrapUpCode",
+        "wrapUpNote",
+    ]
 )
 AGGREGATE_GROUP_BY = {"queueId", "mediaType", "userId", "wrapUpCode", "direction"}
 INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
@@ -63,7 +157,13 @@ def _check_filter(spec: dict[str, Any], dimensions: set[str]) -> None:
         _check_filter(clause, dimensions)
     for predicate in spec.get("predicates") or ():
         assert set(predicate) <= {
-            "type", "dimension", "metric", "property", "propertyType", "operator", "value",
+            "type",
+            "dimension",
+            "metric",
+            "property",
+            "propertyType",
+            "operator",
+            "value",
             "range",
         }
         assert predicate.get("type", "dimension") == "dimension"

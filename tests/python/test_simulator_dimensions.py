@@ -11,6 +11,8 @@ ENDPOINTS = {
     "/api/v2/routing/wrapupcodes": "wrapup_codes",
     "/api/v2/authorization/divisions": "divisions",
     "/api/v2/users": "users",
+    "/api/v2/telephony/providers/edges/didpools": "did_pools",
+    "/api/v2/telephony/providers/edges/dids": "dids",
 }
 
 

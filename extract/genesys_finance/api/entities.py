@@ -35,7 +35,9 @@ class _PacedAuth(AuthBase):
 
     def __call__(self, request: PreparedRequest) -> PreparedRequest:
         self.client.pacer.wait_for_slot()
-        self.client.stats.requests += 1  # dimensions are fetched before any job thread runs
+        # Not under the client's lock: `extract` fetches dimensions before any job thread runs
+        # (in the dlt source they may interleave, and this count is only a statistic).
+        self.client.stats.requests += 1
         request.headers["Authorization"] = f"Bearer {self.client.auth.current_token()}"
         return request
 

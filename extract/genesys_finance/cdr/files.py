@@ -13,17 +13,21 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from genesys_finance.cdr import load
+from genesys_finance.cdr.batch import BatchParser
 from genesys_finance.cdr.mask import CdrMasker, org_numbers_for
 from genesys_finance.cdr.parse import CdrReject, CdrRow, FileContext, RowParser, column_positions
 from genesys_finance.cdr.profile import Profile, builtin
-from genesys_finance.cdr.reader import CdrFileError, file_sha256, records
+from genesys_finance.cdr.reader import CdrFileError, RawRecord, records, scan_file
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
+
+BATCH_RECORDS = 20_000  # records parsed column by column at once
 
 
 @dataclass
@@ -64,24 +68,38 @@ class FileReport:
 def open_file(path: Path, profile: Profile, loaded_at: datetime) -> FileContext:
     """Checks the header; raises CdrFileError for a file that cannot be loaded at all."""
     name = path.name
-    sha256, ends_with_newline = file_sha256(path, name)
-    for record in records(path, profile.encoding, profile.delimiter, ends_with_newline):
+    scan = scan_file(path, name, profile.encoding)
+    for record in records(path, profile.encoding, profile.delimiter, scan.ends_with_newline):
         if record.cells is None:
             raise CdrFileError(f"{name} line 1: unreadable header ({record.problem})")
         positions = column_positions(profile, record.cells, name)
         return FileContext(
-            path, name, sha256, profile, positions, len(record.cells), loaded_at, ends_with_newline
+            path,
+            name,
+            scan.sha256,
+            profile,
+            positions,
+            len(record.cells),
+            loaded_at,
+            scan.ends_with_newline,
+            scan.clean_text,
         )
     raise CdrFileError(f"{name}: empty file (no header row)")
+
+
+def _records(ctx: FileContext) -> Iterator[RawRecord]:
+    """The file's records after the header (checked by open_file)."""
+    p = ctx.profile
+    items = records(ctx.path, p.encoding, p.delimiter, ctx.ends_with_newline, not ctx.clean_text)
+    next(items)
+    return items
 
 
 def read_file(
     ctx: FileContext, parser: RowParser, report: FileReport
 ) -> Iterator[CdrRow | CdrReject]:
     """The file's rows and rejects in line order; counts and reasons go to `report`."""
-    items = records(ctx.path, ctx.profile.encoding, ctx.profile.delimiter, ctx.ends_with_newline)
-    next(items)  # the header, checked by open_file
-    for record in items:
+    for record in _records(ctx):
         report.rows_read += 1
         item = parser.parse(record)
         if isinstance(item, CdrRow):
@@ -116,30 +134,46 @@ def load_cdr_files(
     loaded_at = datetime.now(UTC)
     reports, contexts = _open_all(paths, fmt, loaded_at)
     if contexts:
-        numbers = org_numbers if org_numbers is not None else org_numbers_for(settings, masker)
+        numbers = org_numbers if org_numbers is not None else org_numbers_for(settings)
         cdr_masker = CdrMasker(masker, numbers)
         rejects: list[CdrReject] = []
-        rows = _rows(contexts, cdr_masker, carrier, rejects)
-        load.write_tables(settings, rows, lambda: rejects)
+        tables = _tables(contexts, cdr_masker, carrier, rejects)
+        load.write_tables(settings, tables, lambda: rejects)
         _count_in_destination(settings, reports)
     return reports
 
 
-def _rows(
+def _tables(
     contexts: list[tuple[FileContext, FileReport]],
     masker: CdrMasker,
     carrier: str | None,
     rejects: list[CdrReject],
-) -> Iterator[CdrRow]:
-    """Valid rows of every file; rejects are set aside for their own table (they are few)."""
+) -> Iterator[Any]:
+    """Arrow tables of the valid rows of every file, a batch of records at a time; rejects are
+    set aside for their own table (they are few)."""
+    schema = load.arrow_schemas()[0]
     for ctx, report in contexts:
         log.info("reading %s (profile %s)", ctx.name, ctx.profile.name)
-        parser = RowParser(ctx, masker, carrier)
-        for item in read_file(ctx, parser, report):
-            if isinstance(item, CdrRow):
-                yield item
-            else:
-                rejects.append(item)
+        parser = BatchParser(RowParser(ctx, masker, carrier), schema)
+        for batch in _batched(_records(ctx)):
+            table, bad = parser.parse(batch)
+            report.rows_read += len(batch)
+            report.rows_valid += table.num_rows
+            report.rows_rejected += len(bad)
+            report.reasons.extend(reject.reason for reject in bad)
+            rejects.extend(bad)
+            yield table
+
+
+def _batched(items: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
+    batch: list[RawRecord] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= BATCH_RECORDS:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _open_all(

@@ -1,8 +1,8 @@
 """Typed CDR rows and rejects -> `carrier_raw.cdrs` / `carrier_raw.cdr_rejects`.
 
-Rows go to the warehouse as Arrow tables through dlt (insert-only merge on the line id, so a
-file loaded twice changes nothing). `write_tables` is the one entry point: when the shared
-loading module lands, it is the only function to switch.
+Rows go to the warehouse as finished load files through the shared loader (`loading.py`:
+insert-only merge on the line id, so a file loaded twice changes nothing). `write_tables` is
+the one entry point.
 """
 
 from __future__ import annotations
@@ -11,14 +11,15 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import fields
 from operator import attrgetter
+from pathlib import Path
 from typing import Any
 
 from genesys_finance.cdr.parse import CdrReject, CdrRow
+from genesys_finance.loadfiles import LoadFileFormat, arrow_hints, write_load_file
 from genesys_finance.settings import CARRIER_SCHEMA, Settings
 
 CDR_TABLE = "cdrs"
 REJECT_TABLE = "cdr_rejects"
-PIPELINE_NAME = "genesys_finance_cdrs"
 BATCH_ROWS = 50_000
 
 # Rows are fully determined by (file content, line): never update, only add new keys.
@@ -52,90 +53,92 @@ def arrow_schemas() -> tuple[Any, Any]:
     return schema(CdrRow, "cdr_id"), schema(CdrReject, "reject_id")
 
 
-def _column_hints(schema: Any) -> Any:
-    """dlt column hints matching the Arrow schema (explicit precision, scale, timezone)."""
-    import pyarrow as pa
-
-    hints: dict[str, dict[str, Any]] = {}
-    for f in schema:
-        hint: dict[str, Any] = {"nullable": f.nullable}
-        if pa.types.is_decimal(f.type):
-            hint.update(data_type="decimal", precision=f.type.precision, scale=f.type.scale)
-        elif pa.types.is_timestamp(f.type):
-            hint.update(data_type="timestamp", timezone=True)
-        elif pa.types.is_integer(f.type):
-            hint.update(data_type="bigint")
-        else:
-            hint.update(data_type="text")
-        hints[f.name] = hint
-    return hints
-
-
-def _tables(items: Iterable[Any], schema: Any, size: int) -> Iterator[Any]:
-    """Arrow tables of `size` dataclass rows, built column by column."""
+def rows_table(rows: list[Any], schema: Any) -> Any:
+    """An Arrow table of dataclass rows (`CdrRow` or `CdrReject`), built column by column."""
     import pyarrow as pa
 
     values = attrgetter(*schema.names)
+    columns = list(zip(*map(values, rows), strict=True)) if rows else [()] * len(schema)
+    return pa.Table.from_arrays(
+        [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
+        schema=schema,
+    )
 
-    def table(batch: list[Any]) -> Any:
-        columns = list(zip(*map(values, batch), strict=True)) if batch else [()] * len(schema)
-        return pa.Table.from_arrays(
-            [pa.array(col, type=f.type) for col, f in zip(columns, schema, strict=True)],
-            schema=schema,
-        )
 
+def _tables(items: Iterable[Any], schema: Any, size: int) -> Iterator[Any]:
+    """Arrow tables of `size` dataclass rows."""
     batch: list[Any] = []
     yielded = False
     for item in items:
         batch.append(item)
         if len(batch) >= size:
-            yield table(batch)
+            yield rows_table(batch, schema)
             batch, yielded = [], True
     if batch or not yielded:
         # An empty table still creates the table, so dbt sources always exist.
-        yield table(batch)
+        yield rows_table(batch, schema)
 
 
-def _resource(name: str, key: str, schema: Any, items: Iterable[Any]) -> Any:
+def _file_imports(
+    tables: Iterable[Any], schema: Any, folder: Path, file_format: LoadFileFormat
+) -> Iterator[Any]:
+    """Each Arrow table written as a finished load file that dlt imports as is (as the
+    extractor's pages): dlt's extract and normalize steps then only link files. With no rows at
+    all, one empty Arrow table instead, so the table exists for dbt's sources."""
     import dlt
 
-    return dlt.resource(
-        _tables(items, schema, BATCH_ROWS),
-        name=name,
-        table_name=name,
-        primary_key=key,
-        write_disposition=_WRITE_DISPOSITION,
-        columns=_column_hints(schema),
-    )
+    folder.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for table in tables:
+        if table.num_rows:
+            path = folder / f"{written:06d}.{file_format}"
+            write_load_file(table, path, file_format)
+            written += 1
+            yield dlt.mark.with_file_import(str(path), file_format, items_count=table.num_rows)
+    if not written:
+        yield rows_table([], schema)
 
 
 def write_tables(
-    settings: Settings, rows: Iterable[CdrRow], rejects: Callable[[], Iterable[CdrReject]]
+    settings: Settings, rows: Iterable[Any], rejects: Callable[[], Iterable[CdrReject]]
 ) -> None:
-    """Load `rows`, then the rejects set aside while reading them (`rejects()` is called after
-    `rows` is exhausted). Both loads are idempotent, so a crash between them is repaired by
-    loading the files again."""
-    import dlt
-
-    from genesys_finance.warehouse import dlt_destination, warehouse_for
+    """Load `rows` (Arrow tables of `cdrs` rows, `arrow_schemas()[0]`), then the rejects set
+    aside while reading them (`rejects()` is called after `rows` is exhausted). Both loads
+    are idempotent, so a crash between them is repaired by loading the files again."""
+    from genesys_finance.loading import TableLoad, load_tables
+    from genesys_finance.warehouse import warehouse_for
 
     cdr_schema, reject_schema = arrow_schemas()
     file_format = warehouse_for(settings).load_file_format
-    with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as pipelines_dir:
-        # A throwaway working dir: the load is idempotent, so no local state is worth keeping.
-        pipeline = dlt.pipeline(
-            pipeline_name=PIPELINE_NAME,
-            destination=dlt_destination(settings),
-            dataset_name=CARRIER_SCHEMA,
-            pipelines_dir=pipelines_dir,
+    with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as workdir:
+        files = Path(workdir)
+
+        def rejects_imports() -> Iterator[Any]:
+            tables = _lazy_tables(rejects, reject_schema)
+            return _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
+
+        load_tables(
+            settings,
+            CARRIER_SCHEMA,
+            {
+                CDR_TABLE: TableLoad(
+                    _file_imports(rows, cdr_schema, files / CDR_TABLE, file_format),
+                    primary_key="cdr_id",
+                    hints=arrow_hints(cdr_schema),
+                    write_disposition=_WRITE_DISPOSITION,
+                ),
+                REJECT_TABLE: TableLoad(
+                    rejects_imports,
+                    primary_key="reject_id",
+                    hints=arrow_hints(reject_schema),
+                    write_disposition=_WRITE_DISPOSITION,
+                ),
+            },
         )
-        pipeline.run(
-            _resource(CDR_TABLE, "cdr_id", cdr_schema, rows), loader_file_format=file_format
-        )
-        pipeline.run(
-            _resource(REJECT_TABLE, "reject_id", reject_schema, rejects()),
-            loader_file_format=file_format,
-        )
+
+
+def _lazy_tables(items: Callable[[], Iterable[Any]], schema: Any) -> Iterator[Any]:
+    yield from _tables(items(), schema, BATCH_ROWS)
 
 
 def counts_by_file(settings: Settings, table: str, shas: list[str]) -> dict[str, int]:

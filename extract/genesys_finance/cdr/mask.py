@@ -7,20 +7,14 @@ digits, as for conversations. The Call-ID is keyed-hashed like `protocolCallId`,
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from genesys_finance.masking import Masker
-from genesys_finance.org_numbers import OrgNumbers, e164_digits
+from genesys_finance.masking import Masker, mask_number
+from genesys_finance.org_numbers import RAW_SCHEMA, OrgNumbers, from_raw_tables
 
 if TYPE_CHECKING:
     from genesys_finance.settings import Settings
-
-log = logging.getLogger(__name__)
-
-GENESYS_SCHEMA = "genesys_raw"
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,61 +28,38 @@ NO_NUMBER = MaskedNumber(None, None, None)
 
 
 class CdrMasker:
-    """Masks the values of one CDR row; numbers repeat, so results are cached by the masker."""
+    """Masks the values of one CDR row with the conversations' rule (`masking.mask_number`)."""
 
     def __init__(self, masker: Masker, org_numbers: OrgNumbers) -> None:
         self.masker = masker
-        self.org_numbers = org_numbers
+        # The warehouse's DID pools and DIDs, with the numbers the masker already keeps (the
+        # PII policy's `org_numbers:`).
+        self.org_numbers = OrgNumbers.build(
+            org_numbers.ranges + masker.org_numbers.ranges,
+            org_numbers.numbers | masker.org_numbers.numbers,
+        )
+        self._prefix_digits = masker.policy.prefix_digits
 
     def call_id(self, value: str) -> str:
         return self.masker.hmac(value)
 
     def number(self, value: str) -> MaskedNumber:
-        last4, prefix = self._last4_and_prefix(value)
-        org = None
-        if prefix is not None:  # only an E.164 number can be one of the org's
-            digits = e164_digits(value.split(";", 1)[0])
-            org = digits if self.org_numbers.contains(digits) else None
-        return MaskedNumber(last4, prefix, org)
-
-    def _last4_and_prefix(self, value: str) -> tuple[str, str | None]:
-        # The conversations' rule (masking.py); the one line to switch when it takes org numbers.
-        return self.masker.mask_number(value)
+        masked = mask_number(value, self.org_numbers, self._prefix_digits)
+        return MaskedNumber(masked.last4, masked.prefix, masked.org_number)
 
 
-def org_numbers_for(settings: Settings, masker: Masker) -> OrgNumbers:
-    """The org's numbers: DID pools and DIDs extracted into the warehouse, plus any numbers the
-    PII policy lists under `org_numbers:`. No pools extracted yet: only the policy's."""
+def org_numbers_for(settings: Settings) -> OrgNumbers:
+    """The org's numbers from the DID pools and DIDs extracted into the warehouse (none yet:
+    empty; the PII policy's `org_numbers:` come with the masker)."""
     from genesys_finance.warehouse import placeholder, query
 
-    listed: Iterable[str] = getattr(masker.policy, "org_numbers", ()) or ()
-    mark = placeholder(settings)
     present = {
         str(name)
         for (name,) in query(
             settings,
-            f"select table_name from information_schema.tables where table_schema = {mark}",
-            (GENESYS_SCHEMA,),
+            "select table_name from information_schema.tables "
+            f"where table_schema = {placeholder(settings)}",
+            (RAW_SCHEMA,),
         )
     }
-    ranges: list[tuple[str, str]] = []
-    numbers = list(listed)
-    if "did_pools" in present:
-        ranges = [
-            (str(a), str(b))
-            for a, b in query(
-                settings,
-                f"select start_phone_number, end_phone_number from {GENESYS_SCHEMA}.did_pools "
-                "where start_phone_number is not null and end_phone_number is not null",
-            )
-        ]
-    if "dids" in present:
-        numbers += [
-            str(n)
-            for (n,) in query(
-                settings,
-                f"select phone_number from {GENESYS_SCHEMA}.dids where phone_number is not null",
-            )
-        ]
-    log.debug("org numbers: %d DID pool ranges, %d single numbers", len(ranges), len(numbers))
-    return OrgNumbers.build(ranges, numbers)
+    return from_raw_tables(lambda sql: query(settings, sql), present)

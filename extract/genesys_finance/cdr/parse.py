@@ -110,6 +110,7 @@ class FileContext:
     width: int
     loaded_at: datetime
     ends_with_newline: bool = True
+    clean_text: bool = False  # every byte decodes (see reader.scan_file)
 
 
 def line_id(file_sha256: str, line: int) -> str:

@@ -33,18 +33,36 @@ class RawRecord:
     unterminated: bool = False  # the file's last record, with no line end after it
 
 
-def file_sha256(path: Path, name: str) -> tuple[str, bool]:
-    """(content sha256, whether the file ends with a line end)."""
+@dataclass(frozen=True)
+class FileScan:
+    sha256: str  # of the content: the file's identity (a renamed copy is the same file)
+    ends_with_newline: bool
+    clean_text: bool  # every byte decodes in the encoding: no row needs checking for bad bytes
+
+
+def scan_file(path: Path, name: str, encoding: str) -> FileScan:
+    """One pass over the bytes: content hash, last byte, and whether all of it decodes."""
     digest = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder(encoding)()
     last = b""
+    clean = True
     try:
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
                 last = chunk[-1:]
+                if clean:
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError:
+                        clean = False
+            if clean:
+                decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        clean = False
     except OSError as exc:
         raise CdrFileError(f"{name}: cannot read ({exc.strerror})") from None
-    return digest.hexdigest(), last in (b"\n", b"\r", b"")
+    return FileScan(digest.hexdigest(), last in (b"\n", b"\r", b""), clean)
 
 
 def _text_encoding(encoding: str) -> str:
@@ -53,9 +71,10 @@ def _text_encoding(encoding: str) -> str:
 
 
 def records(
-    path: Path, encoding: str, delimiter: str, ends_with_newline: bool
+    path: Path, encoding: str, delimiter: str, ends_with_newline: bool, check_bytes: bool = True
 ) -> Iterator[RawRecord]:
-    """Non-blank CSV records, header first."""
+    """Non-blank CSV records, header first. `check_bytes=False` when `scan_file` found every
+    byte valid: no record then needs the per-row check for undecodable bytes."""
     with path.open(
         newline="", encoding=_text_encoding(encoding), errors="surrogateescape"
     ) as handle:
@@ -74,7 +93,7 @@ def records(
             next_line = reader.line_num + 1
             if cells == []:
                 continue
-            if cells is not None and _UNDECODABLE.search("".join(cells)):
+            if check_bytes and cells is not None and _UNDECODABLE.search("".join(cells)):
                 cells, problem = None, f"bytes that are not valid {encoding} text"
             if pending is not None:
                 yield pending

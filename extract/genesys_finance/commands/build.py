@@ -5,10 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-HELP = (
-    "build the dbt models and run their tests (dbt build); --docs also writes the static docs page"
-)
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

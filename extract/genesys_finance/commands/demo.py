@@ -19,12 +19,13 @@ from genesys_finance.settings import PROJECT_ROOT
 if TYPE_CHECKING:
     from genesys_finance.settings import Settings
 
-HELP = "run the whole job against the local simulator into a demo DuckDB file"
 
 DEMO_DIR = PROJECT_ROOT / "data" / "demo"
 # Fake data only: a fixed key keeps the demo one command. Never use it for real data.
 DEMO_HMAC_KEY = "demo-only-hmac-key"
 DEMO_CLIENT = ("demo-client", "demo-secret")
+# The demo rates with its own invented lookups (seeds/demo/), never an org's.
+DEMO_VARS = '{"genesys_finance_use_demo_lookups": true}'
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +54,8 @@ def demo_range(today: date, months: int) -> tuple[date, date]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_finance.cdr import load_cdr_files
-    from genesys_finance.dbt_runner import run_dbt
-    from genesys_finance.runner import ExtractOptions, run_extract
+    from genesys_finance.extraction import ExtractOptions
+    from genesys_finance.orchestration import CdrFiles, RunSteps, run_steps
     from genesys_finance.settings import Settings
     from genesys_sim.carrier import write_cdr_files
     from genesys_sim.config import SimulatorConfig
@@ -93,22 +93,24 @@ def run(args: argparse.Namespace) -> int:
             hmac_key=key.encode(),
         )
         step(f"simulator at {sim.base_url}: {start} .. {end}, seed {args.seed}")
-        summary = run_extract(settings, start, end, ExtractOptions(poll_initial_s=0.5))
-        step(summary.line())
-
+        # The simulated carriers bill what the generator made (no API call needed).
         files = write_cdr_files(sim.generator, start, end, DEMO_DIR / "cdrs", seed=args.seed)
-        reports = load_cdr_files(settings, files.cdr_paths, "generic")
-        for report in reports:
-            step("CDRs " + report.summary())
+        steps = RunSteps(
+            start=start,
+            end=end,
+            extract=ExtractOptions(poll_initial_s=0.5),
+            cdrs=CdrFiles(files.cdr_paths, "generic"),
+            build_args=["build", "--vars", DEMO_VARS],
+        )
+        try:
+            status = run_steps(settings, steps, say=step)
+        except Exception as exc:
+            from genesys_finance.commands.extract import failed
 
-    step("dbt build (seeds, models, tests) ...")
-    # the demo rates with its own invented lookups (seeds/demo/), never an org's
-    demo_lookups = "{genesys_finance_use_demo_lookups: true}"
-    result = run_dbt(settings, ["build", "--vars", demo_lookups], check=False, stream=True)
-    if not result.ok:
-        print(f"demo: dbt build failed after {result.seconds:.0f} s", file=sys.stderr)
-        return 1
-    step(f"dbt build passed in {result.seconds:.0f} s")
+            return failed("demo", exc)
+    if status != 0:
+        print("demo: failed", file=sys.stderr)
+        return status
     _print_counts(settings)
     print(
         f"\nThe warehouse is {duckdb_path}.\n"

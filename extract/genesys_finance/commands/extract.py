@@ -6,10 +6,12 @@ import argparse
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from genesys_finance.argtypes import iso_date, positive_int
 
-HELP = "extract conversation details (month-chunked jobs) and dimensions into genesys_raw"
+if TYPE_CHECKING:
+    from genesys_finance.extraction import ExtractOptions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -88,20 +90,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="PII policy YAML merged over the default (overrides GENESYS_FINANCE_PII_POLICY)",
     )
+    parser.add_argument(
+        "--lock-wait",
+        type=float,
+        default=60.0,  # runlock.DEFAULT_WAIT_S (imported lazily)
+        metavar="SECONDS",
+        help="wait this long for another run on the same warehouse before giving up (default 60)",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
-    from genesys_finance.api.errors import ApiError
-    from genesys_finance.planner import PlanError
-    from genesys_finance.runner import ExtractError, ExtractOptions, run_extract
-    from genesys_finance.settings import ConfigError, Settings
+def options_from(args: argparse.Namespace) -> ExtractOptions:
+    """`ExtractOptions` from this command's arguments (`run` has them too)."""
+    from genesys_finance.extraction import ExtractOptions
 
-    settings = Settings.from_env().with_target(args.target)
     initial_start = args.initial_start
     if isinstance(initial_start, str):  # the env default is not passed through `type`
         initial_start = iso_date(initial_start)
-    options = ExtractOptions(
+    return ExtractOptions(
         max_parallel_jobs=args.max_parallel_jobs,
         requests_per_minute=args.requests_per_minute,
         lookback_days=args.lookback_days,
@@ -115,18 +121,38 @@ def run(args: argparse.Namespace) -> int:
         skip_dimensions=args.skip_dimensions,
         quiet=args.quiet,
         pii_policy=args.pii_policy,
+        lock_wait_s=args.lock_wait,
     )
+
+
+def failed(command: str, exc: Exception) -> int:
+    """One clear line for a failed extraction step, never a traceback (-v shows the details);
+    configuration errors go to the CLI front (exit 2)."""
+    from genesys_finance.api.errors import ApiError
+    from genesys_finance.extraction import ExtractError
+    from genesys_finance.planner import PlanError
+    from genesys_finance.runlock import RunLockBusy
+    from genesys_finance.settings import ConfigError
+
+    if isinstance(exc, ConfigError):
+        raise exc
+    if isinstance(exc, (ExtractError, ApiError, PlanError, RunLockBusy)):
+        print(f"genesys-finance {command}: {exc}", file=sys.stderr)
+        return 1
+    logging.getLogger(__name__).debug("%s failed", command, exc_info=exc)
+    first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+    print(f"genesys-finance {command}: {type(exc).__name__}: {first_line}", file=sys.stderr)
+    return 1
+
+
+def run(args: argparse.Namespace) -> int:
+    from genesys_finance.runner import run_extract
+    from genesys_finance.settings import Settings
+
+    settings = Settings.from_env().with_target(args.target)
     try:
-        summary = run_extract(settings, args.start, args.end, options)
-    except (ExtractError, ApiError, PlanError) as exc:
-        print(f"genesys-finance extract: {exc}", file=sys.stderr)
-        return 1
-    except ConfigError:
-        raise  # the CLI front prints configuration errors (exit 2)
-    except Exception as exc:  # one clear line, not a traceback (-v shows the details)
-        logging.getLogger(__name__).debug("extract failed", exc_info=True)
-        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"genesys-finance extract: {type(exc).__name__}: {first_line}", file=sys.stderr)
-        return 1
+        summary = run_extract(settings, args.start, args.end, options_from(args))
+    except Exception as exc:
+        return failed("extract", exc)
     print(summary.line())
     return 0

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 
-HELP = "show the extract job ledger (genesys_raw.extract_jobs)"
-
 HEADERS = ("job_id", "interval", "state", "attempt", "pages", "conversations", "updated", "error")
 
 

@@ -1,4 +1,4 @@
-"""`genesys-finance query "SQL"`: answer SQL over the virtual tables from the API or the warehouse."""
+"""`genesys-finance query "SQL"`: answer SQL over the virtual tables (API or warehouse)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """`genesys-finance run`: extract, load carrier CDRs, then `dbt build`: the scheduled job.
 
-Each step is the same code as its own command; a failed step stops the run with its exit code,
-so a scheduler never builds marts on a half-finished extraction.
+The steps are `orchestration.run_steps`, the same as `demo`'s; a failed step stops the run with
+its exit code, so a scheduler never builds marts on a half-finished extraction.
 """
 
 from __future__ import annotations
@@ -10,8 +10,6 @@ import argparse
 from pathlib import Path
 
 from genesys_finance.commands import extract, load_cdrs
-
-HELP = "extract (incremental by default) + load CDR files + dbt build"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,28 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_finance.dbt_runner import run_dbt
+    from genesys_finance.orchestration import CdrFiles, RunSteps, run_steps
     from genesys_finance.settings import Settings
 
-    status = extract.run(args)
-    if status != 0:
-        return status
-    if args.cdrs:
-        cdr_args = argparse.Namespace(
-            paths=args.cdrs,
-            format=args.cdr_format,
-            format_file=None,
-            carrier=None,
-            target=args.target,
-            pii_policy=args.pii_policy,
-        )
-        status = load_cdrs.run(cdr_args)
-        if status != 0:
-            return status
     settings = Settings.from_env().with_target(args.target)
-    build_args = ["build", *(["--full-refresh"] if args.full_refresh else [])]
-    result = run_dbt(
-        settings, build_args, target_path=args.dbt_target_path, check=False, stream=True
+    steps = RunSteps(
+        start=args.start,
+        end=args.end,
+        extract=extract.options_from(args),
+        cdrs=CdrFiles(args.cdrs, args.cdr_format) if args.cdrs else None,
+        build_args=["build", *(["--full-refresh"] if args.full_refresh else [])],
+        dbt_target_path=args.dbt_target_path,
     )
-    print(f"dbt build {'passed' if result.ok else 'FAILED'} in {result.seconds:.0f} s")
-    return 0 if result.ok else 1
+    try:
+        return run_steps(settings, steps)
+    except Exception as exc:
+        return extract.failed("run", exc)

@@ -48,7 +48,7 @@ class AggregatePlan:
     predicates: list[dict[str, Any]]
     granularity: str | None
     spans: tuple[tuple[datetime, datetime], ...]
-    rewritten: exp.Expression
+    rewritten: exp.Expr
     notes: list[str] = field(default_factory=list)
 
     def bodies(self) -> list[dict[str, Any]]:
@@ -111,8 +111,7 @@ def _plan(parsed: ParsedQuery, scopes: list[Scope], time_range: TimeRange) -> Ag
             metrics = values
         elif column in _DIMENSIONS:
             predicates += [
-                {"type": "dimension", "dimension": _DIMENSIONS[column], "value": v}
-                for v in values
+                {"type": "dimension", "dimension": _DIMENSIONS[column], "value": v} for v in values
             ]
             if len(values) > 1:  # an IN list: one OR clause, not ANDed predicates
                 raise _NotAggregable("an IN list on a dimension (kept exact: detail jobs)")
@@ -179,16 +178,19 @@ def _joined_on_session(select: exp.Select) -> bool:
     on = conjuncts(join.args.get("on"))
     return len(on) == 1 and (
         isinstance(on[0], exp.EQ)
-        and all(isinstance(s, exp.Column) and s.name.lower() == "session_id" for s in on[0].args.values())
+        and all(
+            isinstance(s, exp.Column) and s.name.lower() == "session_id"
+            for s in on[0].args.values()
+        )
     )
 
 
-def _is_time_term(term: exp.Expression) -> bool:
+def _is_time_term(term: exp.Expr) -> bool:
     columns = list(term.find_all(exp.Column))
     return bool(columns) and all(c.name.lower() == TIME_COLUMN for c in columns)
 
 
-def _equalities(term: exp.Expression) -> tuple[str | None, list[str]]:
+def _equalities(term: exp.Expr) -> tuple[str | None, list[str]]:
     if isinstance(term, exp.Paren):
         return _equalities(term.this)
     if isinstance(term, exp.EQ):
@@ -212,7 +214,7 @@ def _bucket_of(column: exp.Column) -> str | None:
     return unit if ok and unit in _GRANULARITY else None
 
 
-def _inside_where(node: exp.Expression, select: exp.Select) -> bool:
+def _inside_where(node: exp.Expr, select: exp.Select) -> bool:
     where = select.args.get("where")
     parent = node.parent
     while parent is not None:
@@ -222,7 +224,7 @@ def _inside_where(node: exp.Expression, select: exp.Select) -> bool:
     return False
 
 
-def _rewrite(select: exp.Select, metrics: list[str]) -> exp.Expression:
+def _rewrite(select: exp.Select, metrics: list[str]) -> exp.Expr:
     """The analyst's SELECT over the cells table: FROM, joins and WHERE replaced (the endpoint
     applied them), each aggregate replaced by its roll-up, columns unqualified."""
     tree = select.copy()
@@ -231,13 +233,15 @@ def _rewrite(select: exp.Select, metrics: list[str]) -> exp.Expression:
     tree.set("from_", exp.From(this=exp.to_table(CELLS)))
     count_metrics = any(m.startswith("n") for m in metrics)
 
-    def roll_up(node: exp.Expression) -> exp.Expression:
+    def roll_up(node: exp.Expr) -> exp.Expr:
         if isinstance(node, exp.Sum | exp.Count | exp.Min | exp.Max):
             arg = node.this
             star = isinstance(arg, exp.Star)
             is_value = isinstance(arg, exp.Column) and arg.name.lower() == "metric_value"
-            if node.args.get("distinct") or isinstance(arg, exp.Distinct) or not (
-                is_value or (star and isinstance(node, exp.Count))
+            if (
+                node.args.get("distinct")
+                or isinstance(arg, exp.Distinct)
+                or not (is_value or (star and isinstance(node, exp.Count)))
             ):
                 raise _NotAggregable(f"aggregate {node.sql()} has no aggregates counterpart")
             if isinstance(node, exp.Sum):

@@ -66,7 +66,6 @@ PUSHABLE: dict[str, Pushable] = {
     "participant_purpose": Pushable("segment", "purpose"),
     "queue_id": Pushable("segment", "queueId"),
     "wrapup_code_id": Pushable("segment", "wrapUpCode"),
-    "wrap_up_code": Pushable("segment", "wrapUpCode"),
     "segment_type": Pushable("segment", "segmentType"),
     "disconnect_type": Pushable("segment", "disconnectType"),
     "group_id": Pushable("segment", "groupId"),

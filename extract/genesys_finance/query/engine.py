@@ -23,7 +23,12 @@ from genesys_finance.planner import Interval, floor_to_second, split_interval
 from genesys_finance.query import aggregates as agg
 from genesys_finance.query.catalog import FLATTENED_MODELS, VIRTUAL_TABLES
 from genesys_finance.query.fetch import job_body
-from genesys_finance.query.parse import ParsedQuery, QueryRefused, parse_query, rewrite_for_warehouse
+from genesys_finance.query.parse import (
+    ParsedQuery,
+    QueryRefused,
+    parse_query,
+    rewrite_for_warehouse,
+)
 from genesys_finance.query.pushdown import Pushdown, Scope, plan_pushdown, scopes
 from genesys_finance.query.timerange import TimeRange, time_range, union
 from genesys_finance.settings import Settings
@@ -72,7 +77,7 @@ class QueryPlan:
     def estimated_calls(self, conversations_per_day: float | None, page_size: int) -> str:
         if self.aggregate is not None:
             spans = len(self.aggregate.spans)
-            return f"{spans + 2} (token, availability, {spans} aggregates quer{'y' if spans == 1 else 'ies'})"
+            return f"{spans + 2} (token, availability, {spans} aggregates call(s))"
         if not self.to_fetch:
             return "0 (every chunk is complete in the warehouse)"
         jobs = len(self.to_fetch)
@@ -80,10 +85,11 @@ class QueryPlan:
         if conversations_per_day:
             days = sum((c.end - c.start) / timedelta(days=1) for c in self.to_fetch)
             pages = max(jobs, int(-(-conversations_per_day * days // page_size)))
-        total = 2 + jobs * (1 + POLLS_PER_JOB) + pages
+        total = 4 + jobs * (1 + POLLS_PER_JOB) + pages
         return (
-            f"~{total} (token, availability, {jobs} job submission(s), ~{jobs * POLLS_PER_JOB} "
-            f"status polls, ~{pages} result page(s) of {page_size})"
+            f"~{total} (token, availability, the org's DID pools and DIDs for masking, "
+            f"{jobs} job submission(s), ~{jobs * POLLS_PER_JOB} status polls, "
+            f"~{pages} result page(s) of {page_size})"
         )
 
 
@@ -126,15 +132,13 @@ def plan_query(settings: Settings, sql: str, options: QueryOptions | None = None
         reason = "detail route forced"
     chunks = fetch_chunks_for(rng)
     complete = _complete_chunks(settings, chunks, pushdown) if found else []
+    # Every staging virtual table at once (one dbt run keeps them all current, so a later query
+    # on another table needs none); the intermediate one only when read.
     models = list(FLATTENED_MODELS)
-    for table in sorted(parsed.virtual_tables):
-        model = VIRTUAL_TABLES[table].model
-        if model not in models:
-            models.append(model)
-    if "int_session_metrics_pivoted" in models:
-        for dep in ("stg_genesys__sessions", "stg_genesys__session_metrics"):
-            if dep not in models:
-                models.insert(1, dep)
+    for virtual in VIRTUAL_TABLES.values():
+        wanted = virtual.schema == "staging" or virtual.name in parsed.virtual_tables
+        if wanted and virtual.model not in models:
+            models.append(virtual.model)
     return QueryPlan(
         parsed=parsed,
         scopes=found,
@@ -241,7 +245,8 @@ def explain(settings: Settings, plan: QueryPlan, options: QueryOptions | None = 
     )
     if plan.aggregate is not None:
         lines.append(
-            f"route: aggregates ({len(plan.aggregate.spans)} call(s) to POST {agg.AGGREGATES_PATH});"
+            f"route: aggregates ({len(plan.aggregate.spans)} call(s) to POST "
+            f"{agg.AGGREGATES_PATH});"
             " a 403 (no analytics:conversationAggregate:view) falls back to detail jobs"
         )
         for body in plan.aggregate.bodies():
@@ -276,7 +281,9 @@ def explain(settings: Settings, plan: QueryPlan, options: QueryOptions | None = 
         if plan.aggregate is not None
         else rewrite_for_warehouse(plan.parsed, plan.target)
     )
-    lines.append(f"SQL that runs ({'over the aggregates cells' if plan.aggregate else plan.target}):")
+    lines.append(
+        f"SQL that runs ({'over the aggregates cells' if plan.aggregate else plan.target}):"
+    )
     lines.append(f"  {sql}")
     return "\n".join(lines)
 
@@ -311,7 +318,16 @@ def _offline(settings: Settings, plan: QueryPlan) -> QueryResult:
             + ", ".join(c.label for c in missing)
             + (f" (with filters {plan.pushdown.filters.key})" if plan.pushdown.filters else "")
         )
-    table = _run_sql(settings, plan, refresh_if_missing=True)
+    from genesys_finance.dbt_runner import DbtError
+
+    try:
+        table = _run_sql(settings, plan, refresh_if_missing=True)
+    except DbtError as exc:
+        raise QueryError(
+            "offline: the warehouse holds no flattened conversations to answer from "
+            f"(dbt could not build {', '.join(plan.models)}); run the query online or "
+            f"`genesys-finance extract` first. dbt said: {str(exc).splitlines()[0]}"
+        ) from None
     return QueryResult(table, plan, notes, route="offline")
 
 

@@ -84,41 +84,62 @@ def fetch_chunks(
     poll_initial_s: float = 1.0,
     quiet: bool = True,
 ) -> FetchSummary:
-    """Extract `chunks` with `filters` into genesys_raw, through the extractor's job runner."""
+    """Extract `chunks` with `filters` into genesys_raw, through the extractor's pieces: the
+    org's numbers before masking, the job runner, the ledger, the loader."""
+    from genesys_finance.api.entities import iter_entity_pages
+    from genesys_finance.dimensions import DIMENSION_BY_TABLE, ORG_NUMBER_DIMENSIONS
+    from genesys_finance.extraction import ExtractError, ExtractOptions, ExtractSummary
+    from genesys_finance.jobrunner import JobRunner
+    from genesys_finance.loading import Loader
     from genesys_finance.masking import Masker
-    from genesys_finance.pipeline import RawLoader
-    from genesys_finance.runner import (
-        ExtractOptions,
-        ExtractSummary,
-        JobRunner,
-        _fewer_gc_passes,
-        _open_connection,
-    )
+    from genesys_finance.resources import conversations_resource
+    from genesys_finance.runner import _fewer_gc_passes, org_numbers_from
+    from genesys_finance.settings import RAW_SCHEMA
     from genesys_finance.spool import PageSpool
-    from genesys_finance.warehouse import postgres_payload_options
+    from genesys_finance.warehouse import warehouse_for
 
     api_url, login_url, client_id, client_secret = settings.require_api()
     options = ExtractOptions(poll_initial_s=poll_initial_s, quiet=quiet, skip_dimensions=True)
-    masker = Masker.from_settings(settings)
+    warehouse = warehouse_for(settings)
     started = time.monotonic()
     client = ApiClient(api_url, login_url, client_id, client_secret, retry=options.retry)
+    summary = ExtractSummary(chunks[0].start, chunks[-1].end, chunks[-1].end, len(chunks))
     with ExitStack() as stack:
         stack.enter_context(_fewer_gc_passes())
         stack.callback(client.close)
-        conn, paramstyle = _open_connection(settings, stack)
-        ledger = _FilteredLedger(conn, paramstyle, filters.key)
+        conn = stack.enter_context(warehouse.connect())
+        ledger = _FilteredLedger(conn, warehouse.paramstyle, filters.key)
         ledger.ensure_table()
-        if settings.target == "duckdb":
-            loader = RawLoader(settings, duckdb_conn=conn)
-        else:
-            loader = RawLoader(settings, postgres_options=postgres_payload_options(conn))
+        # The org's numbers first: nothing is masked before the masker knows them.
+        pages = {
+            table: [
+                e
+                for page in iter_entity_pages(client, DIMENSION_BY_TABLE[table].path)
+                for e in page
+            ]
+            for table in ORG_NUMBER_DIMENSIONS
+        }
+        masker = Masker.from_settings(
+            settings, None, org_numbers=org_numbers_from(pages["did_pools"], pages["dids"])
+        )
+        loader = Loader(
+            warehouse.payload_destination(conn),
+            RAW_SCHEMA,
+            warehouse.load_file_format,
+            warehouse.load_workers,
+        )
         stack.callback(loader.close)
-        jobs = _FilteredJobs(client, filters)
-        summary = ExtractSummary(chunks[0].start, chunks[-1].end, chunks[-1].end, len(chunks))
-        spool = PageSpool(options.spool_max_bytes, file_format=loader.file_format)
+        spool = PageSpool(options.spool_max_bytes, file_format=warehouse.load_file_format)
         stack.callback(spool.close)
-        runner = JobRunner(jobs, ledger, loader, spool, masker.mask_conversation, options)
-        runner.run(chunks, ledger.unfinished_jobs(filters.key), summary)
+        runner = JobRunner(
+            _FilteredJobs(client, filters), ledger, spool, masker.mask_conversation, options
+        )
+        for batch in runner.batches(chunks, ledger.unfinished_jobs(filters.key), summary):
+            try:
+                loader.run(conversations_resource(batch.files, loader.file_format))
+            except Exception as exc:
+                batch.raise_worker_failure()
+                raise ExtractError(f"loading into the warehouse failed: {exc}") from exc
         ledger.complete_runs()
     return FetchSummary(
         chunks=len(chunks),

@@ -33,7 +33,7 @@ HOW_TO = (
 # Functions that read or write outside the query's tables, or change the session. sqlglot parses
 # an unknown function as `Anonymous`: those are refused too (see `_check_functions`).
 _FORBIDDEN_FUNCTIONS = (exp.ReadCSV, exp.ReadParquet)
-_FORBIDDEN_NODES: tuple[type[exp.Expression], ...] = (
+_FORBIDDEN_NODES: tuple[type[exp.Expr], ...] = (
     exp.DDL,
     exp.DML,
     exp.Command,
@@ -105,7 +105,7 @@ def parse_query(sql: str) -> ParsedQuery:
     return parsed
 
 
-def _check_functions(tree: exp.Expression) -> None:
+def _check_functions(tree: exp.Expr) -> None:
     for func in tree.find_all(exp.Func):
         if isinstance(func, _FORBIDDEN_FUNCTIONS):
             raise QueryRefused(
@@ -121,17 +121,15 @@ def _check_functions(tree: exp.Expression) -> None:
                 )
 
 
-def _cte_names(tree: exp.Expression) -> set[str]:
+def _cte_names(tree: exp.Expr) -> set[str]:
     return {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
 
 
-def _check_tables(tree: exp.Expression, parsed: ParsedQuery) -> None:
+def _check_tables(tree: exp.Expr, parsed: ParsedQuery) -> None:
     ctes = _cte_names(tree)
     for table in tree.find_all(exp.Table):
         if not isinstance(table.this, exp.Identifier):
-            raise QueryRefused(
-                f"table function {table.this.sql()[:80]} is not allowed: {HOW_TO}"
-            )
+            raise QueryRefused(f"table function {table.this.sql()[:80]} is not allowed: {HOW_TO}")
         name, schema, catalog = table.name.lower(), table.db.lower(), table.catalog
         if catalog:
             raise QueryRefused(f"{table.sql()} names a database: {HOW_TO}")
@@ -161,7 +159,7 @@ def rewrite_for_warehouse(parsed: ParsedQuery, dialect: str) -> str:
     return tree.sql(dialect=dialect)
 
 
-def _relation(table: str, alias: str) -> exp.Expression:
+def _relation(table: str, alias: str) -> exp.Expr:
     virtual = VIRTUAL_TABLES[table]
     if virtual.has_time_column:
         return exp.table_(virtual.model, db=virtual.schema).as_(alias)

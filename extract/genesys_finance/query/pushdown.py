@@ -66,7 +66,7 @@ class Pushdown:
     """Why nothing was pushed, when that is the case."""
 
 
-def conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
+def conjuncts(node: exp.Expr | None) -> list[exp.Expr]:
     if node is None:
         return []
     if isinstance(node, exp.Paren | exp.Where):
@@ -76,8 +76,8 @@ def conjuncts(node: exp.Expression | None) -> list[exp.Expression]:
     return [node]
 
 
-def _sources(select: exp.Select) -> list[exp.Expression]:
-    found: list[exp.Expression] = []
+def _sources(select: exp.Select) -> list[exp.Expr]:
+    found: list[exp.Expr] = []
     from_ = select.args.get("from_")
     if from_ is not None:
         found.append(from_.this)
@@ -85,7 +85,7 @@ def _sources(select: exp.Select) -> list[exp.Expression]:
     return found
 
 
-def _is_virtual(node: exp.Expression) -> bool:
+def _is_virtual(node: exp.Expr) -> bool:
     return (
         isinstance(node, exp.Table)
         and node.db.lower() == VIRTUAL_SCHEMA
@@ -110,7 +110,7 @@ def _joins_on_conversation(select: exp.Select) -> bool:
     return True
 
 
-def scopes(tree: exp.Expression) -> list[Scope]:
+def scopes(tree: exp.Expr) -> list[Scope]:
     found = []
     for select in tree.find_all(exp.Select):
         sources = _sources(select)
@@ -129,11 +129,11 @@ def scopes(tree: exp.Expression) -> list[Scope]:
     return found
 
 
-def _string(node: exp.Expression) -> str | None:
+def _string(node: exp.Expr) -> str | None:
     return str(node.this) if isinstance(node, exp.Literal) and node.is_string else None
 
 
-def _column(node: exp.Expression, scope: Scope) -> str | None:
+def _column(node: exp.Expr, scope: Scope) -> str | None:
     if not isinstance(node, exp.Column) or node.name.lower() not in PUSHABLE:
         return None
     if node.table and node.table.lower() not in scope.aliases:
@@ -149,7 +149,7 @@ def _matches(dimension: str, values: list[str]) -> dict[str, Any]:
     return {"type": "or" if len(predicates) > 1 else "and", "predicates": predicates}
 
 
-def _pushable(term: exp.Expression, scope: Scope) -> tuple[str, dict[str, Any]] | None:
+def _pushable(term: exp.Expr, scope: Scope) -> tuple[str, dict[str, Any]] | None:
     """(column, filter) for a term the API can filter exactly or as a superset."""
     if isinstance(term, exp.Paren):
         return _pushable(term.this, scope)
@@ -174,8 +174,9 @@ def _pushable(term: exp.Expression, scope: Scope) -> tuple[str, dict[str, Any]] 
                 values = [
                     pred["value"] for p in parts if p is not None for pred in p[1]["predicates"]
                 ]
-                if all(isinstance(v, str) for v in values):
-                    return name, _matches(PUSHABLE[name].dimension, values)
+                strings = [v for v in values if isinstance(v, str)]
+                if len(strings) == len(values):
+                    return name, _matches(PUSHABLE[name].dimension, strings)
         return None
     if isinstance(term, exp.Not) and isinstance(term.this, exp.Is):
         inner = term.this
@@ -189,9 +190,10 @@ def _pushable(term: exp.Expression, scope: Scope) -> tuple[str, dict[str, Any]] 
     return None
 
 
-def _mentions_time(term: exp.Expression) -> bool:
+def _mentions_time(term: exp.Expr) -> bool:
     return any(
-        isinstance(c, exp.Column) and c.name.lower() == TIME_COLUMN for c in term.find_all(exp.Column)
+        isinstance(c, exp.Column) and c.name.lower() == TIME_COLUMN
+        for c in term.find_all(exp.Column)
     )
 
 
@@ -204,7 +206,8 @@ def plan_pushdown(all_scopes: list[Scope]) -> Pushdown:
         return Pushdown(
             PushedFilters(),
             local=local,
-            reason="several SELECTs read virtual tables: one's filter could drop rows another needs",
+            reason="several SELECTs read virtual tables: one's filter could drop rows another "
+            "needs",
         )
     scope = all_scopes[0]
     if not scope.only_virtual:

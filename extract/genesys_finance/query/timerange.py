@@ -108,7 +108,7 @@ class _Constants:
     def __init__(self) -> None:
         self._conn: Any = None
 
-    def instant(self, node: exp.Expression) -> datetime | None:
+    def instant(self, node: exp.Expr) -> datetime | None:
         if any(isinstance(n, exp.Column | exp.Query | exp.Star) for n in node.walk()):
             return None
         if self._conn is None:
@@ -153,7 +153,7 @@ def _next_unit(value: datetime, unit: str) -> datetime:
     return datetime(year, month, 1, tzinfo=UTC)
 
 
-def _time_operand(node: exp.Expression, aliases: set[str] | None) -> tuple[bool, str | None]:
+def _time_operand(node: exp.Expr, aliases: set[str] | None) -> tuple[bool, str | None]:
     """(is conversation_start or a truncation of it, truncation unit or None)."""
     if isinstance(node, exp.Paren):
         return _time_operand(node.this, aliases)
@@ -181,7 +181,7 @@ class RangeReader:
         self.constants = _Constants()
         self.exact = True
 
-    def spans(self, node: exp.Expression | None, aliases: set[str] | None) -> list[Span]:
+    def spans(self, node: exp.Expr | None, aliases: set[str] | None) -> list[Span]:
         if node is None:
             return ALL
         if isinstance(node, exp.Paren | exp.Where):
@@ -197,7 +197,7 @@ class RangeReader:
         end = value + MS if unit is None else _next_unit(value, unit)
         return (value, end)
 
-    def _predicate(self, node: exp.Expression, aliases: set[str] | None) -> list[Span] | None:
+    def _predicate(self, node: exp.Expr, aliases: set[str] | None) -> list[Span] | None:
         if isinstance(node, exp.Between):
             ok, unit = _time_operand(node.this, aliases)
             low = self._value(node.args["low"]) if ok else None
@@ -222,7 +222,7 @@ class RangeReader:
         right_ok, right_unit = _time_operand(node.right, aliases)
         if left_ok == right_ok:
             return None
-        op = type(node)
+        op: Any = type(node)
         if right_ok:  # constant <op> column: mirror it
             mirror = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE}
             op = mirror.get(op, op)
@@ -246,11 +246,11 @@ class RangeReader:
         if unit is not None or any(v.microsecond % 1000 for v in values):
             self.exact = False
 
-    def _value(self, node: exp.Expression) -> datetime | None:
+    def _value(self, node: exp.Expr) -> datetime | None:
         return self.constants.instant(node)
 
 
-def time_range(where: exp.Expression | None, aliases: set[str] | None = None) -> TimeRange:
+def time_range(where: exp.Expr | None, aliases: set[str] | None = None) -> TimeRange:
     """The bounded range of one WHERE, or MissingTimeRange saying how to add one."""
     reader = RangeReader()
     try:
