@@ -61,6 +61,8 @@ BUILD = [
     "carrier_edges",
 ]
 
+# the rating chain from the carrier hint to the leg costs (the other marts need more than this)
+RERATE = "int_voice_leg_carrier_candidates+,+fct_voice_leg_costs"
 LEG_INPUTS = """
     select legs.leg_id, legs.direction, legs.billing_start, legs.answered_duration_ms,
         legs.dnis_org_number, legs.dnis_prefix, legs.ani_org_number, legs.edge_id,
@@ -275,7 +277,7 @@ def test_default_carrier_resolves_the_rest(rated: dict[str, Any]) -> None:
             "run",
             "--full-refresh",  # a lookup or var change is not watched by the incremental rating
             "--select",
-            "int_voice_leg_carrier_candidates+",
+            RERATE,
             "--vars",
             "{genesys_finance_default_carrier: atlantic_carrier}",
         ],
@@ -296,6 +298,6 @@ def test_default_carrier_resolves_the_rest(rated: dict[str, Any]) -> None:
     finally:
         run_dbt(
             settings,
-            ["run", "--full-refresh", "--select", "int_voice_leg_carrier_candidates+"],
+            ["run", "--full-refresh", "--select", RERATE],
             target_path=rated["target_path"],
         )
