@@ -39,8 +39,7 @@ from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import PostgresSettings, Settings
-from genesys_sim.carrier import SEEDS_DIR, read_csv, write_cdr_files
-from genesys_sim.catalog import COMPANY_DIDS
+from genesys_sim.carrier import read_csv, write_cdr_files
 from genesys_sim.generator import ConversationGenerator
 from genesys_sim.shapes import iso_ms, parse_iso_ms
 from test_extract_support import cli_env
@@ -152,23 +151,15 @@ def _skew(carrier: str, start_time: str) -> int | None:
     return BUSY_DAY_SKEW_MS if start_time.startswith(START.isoformat()) else None
 
 
-def _org_pools() -> list[dict[str, Any]]:
-    """The org's DID pools, API-shaped: the demo's number ranges, and each company DID."""
-    ranges = [
-        (r["start_phone_number"], r["end_phone_number"])
-        for r in read_csv(SEEDS_DIR / "demo_did_pool_carriers.csv")
-        if r["start_phone_number"]
-    ]
-    ranges += [(f"+{d}", f"+{d}") for d in COMPANY_DIDS]
-    return [
-        {
-            "id": f"pool-{i}",
-            "startPhoneNumber": a,
-            "endPhoneNumber": b,
-            "provider": "PURE_CLOUD_VOICE",
-        }
-        for i, (a, b) in enumerate(ranges)
-    ]
+def load_org_numbers(settings: Settings, sim: ConversationGenerator) -> OrgNumbers:
+    """The simulated org's DID pools and DIDs into the warehouse (as the extractor lands them), and
+    the org's numbers they make, for masking (kept in clear, as the extractor and load-cdrs do)."""
+    pools, dids = sim.did_pools(), sim.dids()
+    raw_loader.load_org_numbers(settings, pools, dids)
+    return OrgNumbers.build(
+        ranges=[(p["startPhoneNumber"], p["endPhoneNumber"]) for p in pools],
+        numbers=[d["phoneNumber"] for d in dids],
+    )
 
 
 def _postgres_settings(tmp_path: Path) -> PostgresSettings:
@@ -214,11 +205,7 @@ def built(
             for c in gen.conversations_for_day(START + timedelta(n))
         ]
         # the org's numbers first: the extractor and load-cdrs keep them in clear, as here
-        pools = _org_pools()
-        raw_loader.load_org_numbers(settings, pools)
-        org = OrgNumbers.build(
-            ranges=[(p["startPhoneNumber"][1:], p["endPhoneNumber"][1:]) for p in pools], numbers=()
-        )
+        org = load_org_numbers(settings, sim)
         masker = Masker.from_settings(settings, env={}, org_numbers=org)
         raw_loader.load_conversations(
             settings, [masker.mask_conversation(c) for c in conversations], mask=False,

@@ -26,7 +26,6 @@ from conftest import make_settings
 from genesys_finance.cdr import builtin, load_cdr_files
 from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.masking import Masker
-from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import Settings
 from genesys_sim.cdr_formats import write_format_files
 from genesys_sim.generator import ConversationGenerator
@@ -34,9 +33,9 @@ from test_reconciliation import (
     BusyHourGenerator,
     _drop_postgres,
     _hash,
-    _org_pools,
     _postgres_settings,
     _rows,
+    load_org_numbers,
 )
 
 SEED = 7
@@ -70,11 +69,7 @@ def loaded(
             now=datetime(2024, 8, 1, tzinfo=UTC),
         )  # fmt: skip
         gen = BusyHourGenerator(sim)
-        pools = _org_pools()
-        raw_loader.load_org_numbers(settings, pools)
-        org = OrgNumbers.build(
-            ranges=[(p["startPhoneNumber"][1:], p["endPhoneNumber"][1:]) for p in pools]
-        )
+        org = load_org_numbers(settings, sim)
         masker = Masker.from_settings(settings, env={}, org_numbers=org)
         conversations = [
             masker.mask_conversation(c)
