@@ -110,21 +110,23 @@ def test_which_429_is_which() -> None:
 
 
 def test_rate_limit_429_holds_every_worker(simulator: StartSimulator) -> None:
-    sim = simulator(random_429_rate=0.12, random_retry_after_s=1)
-    client = _client(sim, requests_per_minute=600)  # slots 0.1 s apart: workers reserve ahead
+    sim = simulator(random_429_rate=0.2, random_retry_after_s=1)
+    # Slots 0.2 s apart: workers reserve slots ahead (the race), and a 429 reaches the client
+    # long before the next slot, so no request can be in flight when the window opens.
+    client = _client(sim, requests_per_minute=300)
 
     def worker(n: int) -> None:
         for _ in range(n):
             client.get("/api/v2/routing/queues", {"pageSize": 5})
 
-    threads = [threading.Thread(target=worker, args=(8,)) for _ in range(4)]
+    threads = [threading.Thread(target=worker, args=(6,)) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     log = request_log(sim)
     assert _windows(log, "random_429"), "the simulator injected no 429"
-    assert sum(1 for e in log if e["status"] == 200 and e.get("token")) == 32
+    assert sum(1 for e in log if e["status"] == 200 and e.get("token")) == 24
     assert retry_after_violations(sim) == []
 
 
@@ -187,7 +189,7 @@ def test_extraction_keeps_every_window(simulator: StartSimulator, tmp_path: Any)
     )
     options = ExtractOptions(
         max_parallel_jobs=4,
-        requests_per_minute=1200,
+        requests_per_minute=600,
         poll_initial_s=0.1,
         poll_max_s=0.3,
         page_size=50,
