@@ -11,10 +11,13 @@ run_results, compiled SQL, docs, logs) and log files for:
 * names (or any other terms) from a list, matched as whole words, ignoring case.
 
 Tokens that look like numbers but are not (UUIDs, hex digests, ISO dates and times, decimals,
-round numbers such as 60000000, the digit set 0123456789 of SQL character lists) are set aside
+round numbers such as 60000000 or 28800000, the digit set 0123456789 of SQL character lists) are
+set aside
 first; JSON is read as JSON, so only its strings are scanned (numbers in JSON are counts and
-durations); a `sip:user@host` is not an e-mail address. A hit is reported as where it is and a
-masked hint (kind, length, last 4 digits or first letter), never in clear.
+durations); a `sip:user@host` is not an e-mail address. dbt unit tests' fixture rows (the
+manifest's `unit_tests`, their compiled and run SQL, their run_results entries) are the
+repository's own reviewed literals, not warehouse data, and are not scanned. A hit is reported
+as where it is and a masked hint (kind, length, last 4 digits or first letter), never in clear.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ _NOT_NUMBERS = re.compile(
     r"|\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?"
     r"|\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?"  # times of day
     r"|(?<![\d.])\d+\.\d+(?![\d.])"  # decimals (amounts, epoch seconds, durations)
+    r"|(?<=[A-Za-z_]\.)\d{10}(?!\d)"  # dbt's 10-character hash ending a test's id
     r"|0123456789"  # the digits as a character set (SQL `ltrim(x, '0123456789')`, regexes)
 )
 _E164 = re.compile(r"\+\d[\d\-. ()/]*\d")
@@ -118,8 +122,8 @@ class PiiScanner:
                 digits = _NON_DIGITS.sub("", match.group())
                 if not least <= len(digits) <= _MAX_DIGITS or digits in seen:
                     continue
-                if pattern is _BARE and not digits[1:].strip("0"):
-                    continue  # a round number (60000000 in SQL), not a phone number
+                if pattern is _BARE and (not digits[1:].strip("0") or digits.endswith("00000")):
+                    continue  # a round number (60000000, 3600000 ms in SQL), not a phone number
                 seen.add(digits)
                 if not self.org_numbers.contains(digits):
                     yield "phone number", _phone_hint(digits)
@@ -127,6 +131,8 @@ class PiiScanner:
 
     def scan_json(self, value: Any, path: str = "$") -> Iterator[tuple[str, str, str]]:
         """(JSON path, kind, hint) of each PII value in the strings of a JSON value."""
+        if _is_unit_test_fixture(value, path):
+            return
         if isinstance(value, str):
             for kind, hint in self.scan(value):
                 yield path, kind, hint
@@ -163,8 +169,26 @@ def _shown(path: Path, root: Path | None) -> str:
     return str(path)
 
 
+def _is_unit_test_fixture(value: Any, path: str) -> bool:
+    """The manifest's `unit_tests`, or a run_results entry of a unit test."""
+    if path == "$.unit_tests":
+        return True
+    return isinstance(value, dict) and str(value.get("unique_id", "")).startswith("unit_test.")
+
+
+def _is_unit_test_file(path: Path) -> bool:
+    """dbt writes a unit test's SQL under a folder named after the YAML file that defines it.
+    `graph.gpickle` and `partial_parse.msgpack` are dbt's binary copies of its graph and
+    manifest: `manifest.json`, which is scanned, holds all they do."""
+    return path.name in ("graph.gpickle", "partial_parse.msgpack") or any(
+        part.endswith(("unit_tests.yml", "unit_tests.yaml")) for part in path.parts
+    )
+
+
 def scan_file(scanner: PiiScanner, path: Path, shown: str | None = None) -> Iterator[Hit]:
     location = f"file {shown or path}"
+    if _is_unit_test_file(path):
+        return
     data = path.read_bytes()
     if path.suffix == ".json":
         try:

@@ -23,6 +23,10 @@ from genesys_finance.settings import PROJECT_ROOT, Settings
 log = logging.getLogger(__name__)
 
 # Never handed to dbt: the project does no keyed hashing and needs no API access.
+# dbt's advice for production runs: unit tests check the models' logic on literal fixtures, so
+# they belong to development and CI (`make test` runs them), not to every build of the data.
+WITHOUT_UNIT_TESTS = ("--exclude-resource-type", "unit_test")
+
 _SECRET_ENV = ("GENESYS_FINANCE_HMAC_KEY", "GENESYS_CLIENT_SECRET", "GENESYS_CLIENT_ID")
 
 

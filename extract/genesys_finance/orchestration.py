@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from genesys_finance.dbt_runner import WITHOUT_UNIT_TESTS
 from genesys_finance.extraction import ExtractOptions
 from genesys_finance.settings import Settings
 from genesys_finance.warehouse import warehouse_for
@@ -32,7 +33,7 @@ class RunSteps:
     end: date | None = None
     extract: ExtractOptions = field(default_factory=ExtractOptions)
     cdrs: CdrFiles | None = None
-    build_args: Sequence[str] = ("build",)
+    build_args: Sequence[str] = ("build", *WITHOUT_UNIT_TESTS)
     dbt_target_path: Path | None = None
 
 

@@ -23,7 +23,7 @@ def test_a_bad_duckdb_load_memory_names_the_variable(value: str) -> None:
 def test_the_load_connection_gets_the_pool_one_thread_and_zstd(tmp_path) -> None:
     settings = Settings(duckdb_path=tmp_path / "w.duckdb", duckdb_load_memory="300MB")
     with wh.connect(settings) as conn:
-        wh.prepare_duckdb_for_payload_loads(conn, settings.duckdb_load_memory)
+        wh.DuckDBWarehouse(settings).payload_destination(conn)
         values = dict(
             conn.execute(
                 "select name, value from duckdb_settings() "

@@ -30,16 +30,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="then run `dbt docs generate --static` (target/static_index.html)",
     )
     parser.add_argument(
+        "--unit-tests",
+        action="store_true",
+        help="also run the dbt unit tests (development and CI; production builds skip them)",
+    )
+    parser.add_argument(
         "--target-path", default=None, help="dbt target directory (default: <project>/target)"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from genesys_finance.dbt_runner import DbtError, run_dbt
+    from genesys_finance.dbt_runner import WITHOUT_UNIT_TESTS, DbtError, run_dbt
     from genesys_finance.settings import Settings
 
     settings = Settings.from_env().with_target(args.target)
-    build_args = ["build"]
+    build_args = ["build"] if args.unit_tests else ["build", *WITHOUT_UNIT_TESTS]
     if args.full_refresh:
         build_args.append("--full-refresh")
     if args.select:

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from genesys_finance.dbt_runner import WITHOUT_UNIT_TESTS
 from genesys_finance.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             end=end,
             extract=ExtractOptions(poll_initial_s=0.5),
             cdrs=CdrFiles(files.cdr_paths, "generic"),
-            build_args=["build", "--vars", DEMO_VARS],
+            build_args=["build", *WITHOUT_UNIT_TESTS, "--vars", DEMO_VARS],
         )
         try:
             status = run_steps(settings, steps, say=step)

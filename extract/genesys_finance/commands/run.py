@@ -10,6 +10,7 @@ import argparse
 from pathlib import Path
 
 from genesys_finance.commands import extract, load_cdrs
+from genesys_finance.dbt_runner import WITHOUT_UNIT_TESTS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,7 +47,11 @@ def run(args: argparse.Namespace) -> int:
         end=args.end,
         extract=extract.options_from(args),
         cdrs=CdrFiles(args.cdrs, args.cdr_format) if args.cdrs else None,
-        build_args=["build", *(["--full-refresh"] if args.full_refresh else [])],
+        build_args=[
+            "build",
+            *WITHOUT_UNIT_TESTS,
+            *(["--full-refresh"] if args.full_refresh else []),
+        ],
         dbt_target_path=args.dbt_target_path,
     )
     try:
