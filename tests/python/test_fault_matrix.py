@@ -1,9 +1,12 @@
 """Faults `test_extract_faults.py` does not cover, each followed by a run that completes with
-exactly the data of a clean run: an unusable working folder (the pipeline's temporary files)."""
+exactly the data of a clean run: an unusable working folder (the pipeline's temporary files);
+the database's connections cut mid-load (Postgres: `pg_terminate_backend`)."""
 
 from __future__ import annotations
 
 import tempfile
+import threading
+import time
 from datetime import date
 from pathlib import Path
 
@@ -11,10 +14,18 @@ import pytest
 
 from genesys_finance.runner import ExtractOptions, run_extract
 from genesys_finance.settings import ConfigError, Settings
+from genesys_finance.warehouse import query
 from sim_fixtures import StartSimulator
-from test_extract_support import assert_exact, expected_conversations, ledger_rows
+from test_extract_support import (
+    YEAR_SIM,
+    YEAR_START,
+    assert_exact,
+    expected_conversations,
+    ledger_rows,
+)
 
 START, END = date(2024, 5, 1), date(2024, 5, 8)
+CUT_END = date(2024, 4, 1)  # a quarter of the year simulation: enough loads to cut one
 OPTIONS = ExtractOptions(poll_initial_s=0.05, quiet=True, page_size=50, skip_dimensions=True)
 
 
@@ -39,3 +50,72 @@ def test_unusable_working_folder_is_named_and_nothing_is_lost(
     run_extract(settings, START, END, OPTIONS)
     assert_exact(settings, expected_conversations(sim, settings, START, END))
     assert {row["state"] for row in ledger_rows(settings)} <= {"downloaded", "failed", "expired"}
+
+
+def _terminate_backends(settings: Settings) -> int:
+    """Cut every other connection to the run's database (the server keeps running: it is
+    shared), as a failover or an idle-connection killer would."""
+    import psycopg2
+
+    pg = settings.postgres
+    conn = psycopg2.connect(
+        host=pg.host, port=pg.port, user=pg.user, password=pg.password, dbname=pg.database
+    )
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity "
+                "where datname = current_database() and pid <> pg_backend_pid()"
+            )
+            row = cur.fetchone()
+            return int(row[0]) if row else 0
+    finally:
+        conn.close()
+
+
+def _loaded(settings: Settings) -> int:
+    try:
+        return int(query(settings, "select count(*) from genesys_raw.conversations")[0][0])
+    except Exception:  # the table does not exist before the first load
+        return 0
+
+
+@pytest.mark.parametrize("target", ["postgres"], indirect=True)
+def test_database_connections_cut_mid_load_then_rerun_is_exact(
+    simulator: StartSimulator, warehouse: Settings
+) -> None:
+    sim = simulator(**YEAR_SIM)
+    settings = Settings(
+        **{**warehouse.__dict__, "api_url": sim.base_url, "login_url": sim.base_url}
+    )
+    options = ExtractOptions(
+        poll_initial_s=0.05,
+        quiet=True,
+        page_size=50,
+        commit_every=100,  # many small loads, so the cut lands between and inside them
+        skip_dimensions=True,
+        max_parallel_jobs=2,
+    )
+    failure: list[BaseException] = []
+
+    def extract() -> None:
+        try:
+            run_extract(settings, YEAR_START, CUT_END, options)
+        except BaseException as exc:
+            failure.append(exc)
+
+    worker = threading.Thread(target=extract)
+    worker.start()
+    deadline = time.monotonic() + 120
+    while _loaded(settings) == 0 and worker.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.is_alive(), "the run ended before the cut"
+    assert _terminate_backends(settings) >= 1
+    worker.join(timeout=300)
+    assert not worker.is_alive()
+    assert failure, "a run whose connections were cut must not report success"
+
+    summary = run_extract(settings, YEAR_START, CUT_END, options)
+    assert summary.intervals_already_complete < summary.intervals
+    assert_exact(settings, expected_conversations(sim, settings, YEAR_START, CUT_END))
