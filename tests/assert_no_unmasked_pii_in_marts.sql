@@ -4,6 +4,13 @@
     * every PII-tagged mart column must hold only values of the masked shape of its action.
     Returns one row per offending model column (or value). -#}
 
+-- it reads the marts through the graph, so dbt build must run it after them:
+-- depends_on: {{ ref('fct_voice_leg_costs') }}
+-- depends_on: {{ ref('fct_billing_reconciliation') }}
+-- depends_on: {{ ref('fct_conversation_costs') }}
+-- depends_on: {{ ref('fct_billing_per_minute') }}
+-- depends_on: {{ ref('fct_revenue_attribution') }}
+
 {%- set checks = [] -%}
 {%- if execute -%}
     {%- set pii_names = {} -%}

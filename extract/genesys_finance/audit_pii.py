@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genesys_finance.org_numbers import OrgNumbers
+from genesys_finance.org_numbers import RAW_SCHEMA, OrgNumbers, from_raw_tables
 
 # Tokens made of digits that are not phone numbers: removed before numbers are looked for.
 _NOT_NUMBERS = re.compile(
@@ -285,27 +285,13 @@ def _scan_value(scanner: PiiScanner, column: _Column, value: Any) -> Iterator[tu
 
 def warehouse_org_numbers(conn: Any, relations: Iterable[tuple[str, str]]) -> OrgNumbers:
     """The org's DID pools and DIDs, when the extractor has landed them (else none)."""
-    present = set(relations)
-    ranges: list[tuple[str, str]] = []
-    numbers: list[str] = []
     cursor = conn.cursor()
-    if ("genesys_raw", "did_pools") in present:
-        cursor.execute(
-            "select start_phone_number, end_phone_number from genesys_raw.did_pools "
-            "where start_phone_number is not null and end_phone_number is not null"
-        )
-        ranges = [(str(start), str(end)) for start, end in cursor.fetchall()]
-    if ("genesys_raw", "dids") in present:
-        cursor.execute("select phone_number from genesys_raw.dids where phone_number is not null")
-        numbers = [str(number) for (number,) in cursor.fetchall()]
-    valid = []
-    for start, end in ranges:
-        try:
-            OrgNumbers.build([(start, end)])
-        except ValueError:
-            continue  # a malformed pool keeps nothing in clear: its numbers stay hits
-        valid.append((start, end))
-    return OrgNumbers.build(valid, numbers)
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+
+    return from_raw_tables(rows, {name for schema, name in relations if schema == RAW_SCHEMA})
 
 
 @dataclass

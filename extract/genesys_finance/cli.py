@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "demo": "genesys_finance.commands.demo",
     "query": "genesys_finance.commands.query",
     "audit-pii": "genesys_finance.commands.audit_pii",
+    "report": "genesys_finance.commands.report",
 }
 
 HELPS: dict[str, str] = {
@@ -44,6 +45,32 @@ HELPS: dict[str, str] = {
     "API calls",
     "audit-pii": "scan the warehouse, dbt target/ and logs for clear-text PII (phone numbers "
     "that are not the org's, e-mail addresses, listed names); exits 1 on any hit",
+    "report": "write the finance report (one self-contained HTML file) from the finance marts",
+}
+
+# Examples for every command's --help (static, like HELPS: --help imports no command module).
+EXAMPLES: dict[str, str] = {
+    "simulator": "genesys-finance simulator --port 8080 --start 2026-01-01 --end 2026-02-01\n"
+    "  GENESYS_API_URL=http://127.0.0.1:8080 genesys-finance extract --start 2026-01-01 "
+    "--end 2026-02-01",
+    "extract": "genesys-finance extract --start 2026-01-01 --end 2026-02-01\n"
+    "  genesys-finance extract            # incremental: from the last complete interval",
+    "jobs": "genesys-finance jobs --target postgres",
+    "load-cdrs": "genesys-finance load-cdrs invoices/carrier-a-2026-01.csv --format generic\n"
+    "  genesys-finance load-cdrs voice-usage.csv --format genesys-voice",
+    "build": "genesys-finance build\n"
+    "  genesys-finance build --select fct_voice_leg_costs+ --target postgres\n"
+    "  genesys-finance build --docs       # then open target/static_index.html",
+    "run": "genesys-finance run --cdrs invoices/*.csv",
+    "demo": "genesys-finance demo             # twelve simulated months, then the report\n"
+    "  genesys-finance demo --months 2 --conversations-per-day 50",
+    "query": 'genesys-finance query "select count(*) from genesys.conversations '
+    "where conversation_start >= '2026-01-01' and conversation_start < '2026-01-08'\"",
+    "audit-pii": "genesys-finance audit-pii\n"
+    "  genesys-finance audit-pii --target postgres --names-file agent-names.txt",
+    "report": "genesys-finance report --out finance-report.html\n"
+    "  genesys-finance report --start 2026-01-01 --end 2026-04-01 --target postgres\n"
+    "  (the period is widened to whole calendar months; without dates: every month in the marts)",
 }
 
 
@@ -72,7 +99,14 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         help_text = HELPS.get(name, f"see genesys-finance {name} --help")
-        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        example = EXAMPLES.get(name)
+        command_parser = sub.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=f"examples:\n  {example}" if example else None,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         if name == command:
             module = load_command(name)
             module.add_arguments(command_parser)

@@ -10,11 +10,17 @@ from __future__ import annotations
 
 import bisect
 import functools
+import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 
 _NON_DIGITS = re.compile(r"[^0-9]+")
+
+log = logging.getLogger(__name__)
+
+# Where the extractor lands the org's DID pools and DIDs.
+RAW_SCHEMA = "genesys_raw"
 
 
 def e164_digits(number: str) -> str:
@@ -69,3 +75,33 @@ class OrgNumbers:
 
     def __bool__(self) -> bool:
         return bool(self.ranges or self.numbers)
+
+
+def from_raw_tables(
+    rows: Callable[[str], Iterable[Sequence[object]]], tables: Collection[str]
+) -> OrgNumbers:
+    """The org's numbers from `genesys_raw.did_pools` / `dids`, those of them in `tables`
+    (names in `genesys_raw`); `rows(sql)` runs a query. A malformed pool is skipped with a
+    warning: its numbers then stay masked, the safe side."""
+    ranges: list[tuple[str, str]] = []
+    numbers: list[str] = []
+    if "did_pools" in tables:
+        for start, end in rows(
+            f"select start_phone_number, end_phone_number from {RAW_SCHEMA}.did_pools "
+            "where start_phone_number is not null and end_phone_number is not null"
+        ):
+            try:
+                OrgNumbers.build([(str(start), str(end))])
+            except ValueError as exc:
+                log.warning("ignoring a DID pool: %s", exc)
+                continue
+            ranges.append((str(start), str(end)))
+    if "dids" in tables:
+        numbers = [
+            str(number)
+            for (number,) in rows(
+                f"select phone_number from {RAW_SCHEMA}.dids where phone_number is not null"
+            )
+        ]
+    log.debug("org numbers: %d DID pool ranges, %d single numbers", len(ranges), len(numbers))
+    return OrgNumbers.build(ranges, numbers)

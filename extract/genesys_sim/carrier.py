@@ -2,14 +2,15 @@
 
 One generic CSV (DESIGN.md) per carrier: one row per billed carrier-facing leg (a `voice` session
 with a `protocolCallId` on a `customer` or `external` participant), rated exactly with
-`rating.py` and `seeds/demo/demo_rate_cards.csv`, then a few percent of each discrepancy type
-injected.
+`genesys_oracles.rating` and the demo rate cards and time bands (`seeds/demo/`), then a few percent
+of each discrepancy type injected.
 A ground-truth CSV labels every leg and every orphan CDR, so reconciliation can be checked.
 """
 
 from __future__ import annotations
 
 import csv
+import functools
 import random
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -18,15 +19,46 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
-from genesys_oracles.rating import RateCardRow, billable_seconds, find_rate, leg_cost, rated_seconds
+from genesys_oracles.rating import (
+    DidPool,
+    NumberCarrierRule,
+    RateCardRow,
+    TimeBand,
+    billable_seconds,
+    find_rate,
+    leg_cost,
+    number_carrier,
+    rated_seconds,
+    read_number_carrier_rules,
+    read_rate_card,
+    read_time_bands,
+)
 from genesys_oracles.voice_legs import voice_legs
 from genesys_sim import fake_pii
-from genesys_sim.catalog import EDGE_CARRIERS, _uuid
+from genesys_sim.catalog import DID_POOLS, EDGE_CARRIERS, _uuid, build_catalog
 from genesys_sim.shapes import iso_ms, parse_iso_ms
 
 # The demo's invented lookups; the product's own `seeds/*.csv` are the org's and never written here.
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds" / "demo"
 DEFAULT_RATE_CARDS = SEEDS_DIR / "demo_rate_cards.csv"
+DEFAULT_TIME_BANDS = SEEDS_DIR / "demo_time_bands.csv"
+DEFAULT_DID_POOL_CARRIERS = SEEDS_DIR / "demo_did_pool_carriers.csv"
+DEFAULT_CLIENT_CONTRACTS = SEEDS_DIR / "demo_client_contracts.csv"
+DEMO_SEED = 7  # `genesys-finance demo`'s default seed: the catalog the demo contracts name
+CLIENT_CONTRACT_COLUMNS = (
+    "client", "queue_id", "division_id", "effective_from", "effective_to", "price_per_minute",
+    "currency", "min_seconds", "increment_seconds",
+)  # fmt: skip
+# (client, queue name or None, division name or None, from, to, price per minute, min, increment)
+_CONTRACTS = (
+    ("Acme Insurance", "Support - Tier 1", None, "2023-01-01", "2024-07-01", "0.09000000", 6, 6),
+    ("Acme Insurance", "Support - Tier 1", None, "2024-07-01", "", "0.09500000", 6, 6),
+    ("Acme Insurance", "Support - Tier 2", None, "2023-01-01", "", "0.11000000", 6, 6),
+    ("Globex Retail", "Billing", None, "2023-01-01", "", "0.08000000", 30, 6),
+    ("Globex Retail", "Spanish Support", None, "2023-01-01", "", "0.08500000", 30, 6),
+    ("Umbrella Finance", "Collections", None, "2023-01-01", "", "0.07000000", 1, 1),
+    ("Initech", None, "Sales", "2023-01-01", "", "0.12000000", 60, 60),
+)
 
 GENERIC_COLUMNS = (
     "carrier", "sip_call_id", "start_time", "end_time", "billed_seconds", "calling_number",
@@ -156,35 +188,65 @@ def invoice_id(carrier: str, start_ms: int) -> str:
 
 
 # -- rate card ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Tariff:
+    """The carriers' rate cards and the time bands their rows name (the demo seeds)."""
+
+    card: list[RateCardRow]
+    bands: dict[str, TimeBand]
+
+
 def load_rate_card(path: Path = DEFAULT_RATE_CARDS) -> list[RateCardRow]:
-    with path.open(newline="", encoding="utf-8") as fh:
-        return [
-            RateCardRow(
-                carrier=r["carrier"],
-                direction=r["direction"],
-                destination_prefix=r["destination_prefix"],
-                effective_from=date.fromisoformat(r["effective_from"]),
-                effective_to=date.fromisoformat(r["effective_to"]) if r["effective_to"] else None,
-                rate_per_minute=Decimal(r["rate_per_minute"]),
-                currency=r["currency"],
-                min_seconds=int(r["min_seconds"]),
-                increment_seconds=int(r["increment_seconds"]),
-                connection_fee=Decimal(r["connection_fee"]),
-                time_band=r.get("time_band") or None,
-            )
-            for r in csv.DictReader(fh)
-        ]
+    return read_rate_card(path)
 
 
-def rate_for(
-    card: list[RateCardRow], carrier: str, direction: str, called: str, at_ms: int
-) -> RateCardRow:
-    """The card row rating a leg: longest prefix of the called number, in force at the leg start."""
+def load_tariff(
+    rate_card_path: Path = DEFAULT_RATE_CARDS, time_bands_path: Path = DEFAULT_TIME_BANDS
+) -> Tariff:
+    return Tariff(read_rate_card(rate_card_path), read_time_bands(time_bands_path))
+
+
+def rate_for(tariff: Tariff, carrier: str, direction: str, called: str, at_ms: int) -> RateCardRow:
+    """The card row a carrier bills a leg with: longest prefix of the called number, the version
+    in force on the UTC day of the answer instant, the time band holding that instant (its zone)."""
     at = datetime.fromtimestamp(at_ms / 1000, tz=UTC)
-    row = find_rate(card, carrier, direction, called, at)
+    row = find_rate(tariff.card, tariff.bands, carrier, direction, called, at)
     if row is None:
         raise LookupError(f"no rate for {carrier} {direction} +{called[:4]}... at {at:%Y-%m-%d}")
     return row
+
+
+def client_contract_rows(seed: int = DEMO_SEED) -> list[dict[str, str]]:
+    """The demo's invented client contracts, naming the queues and divisions of the simulated org
+    of `seed`: four clients served by voice queues (one price change), one by a whole division."""
+    catalog = build_catalog(seed)
+    queues = {q["name"]: q["id"] for q in catalog.queues}
+    divisions = {d["name"]: d["id"] for d in catalog.divisions}
+    return [
+        {
+            "client": client,
+            "queue_id": queues[queue] if queue else "",
+            "division_id": divisions[division] if division else "",
+            "effective_from": start,
+            "effective_to": end,
+            "price_per_minute": price,
+            "currency": "USD",
+            "min_seconds": str(minimum),
+            "increment_seconds": str(increment),
+        }
+        for client, queue, division, start, end, price, minimum, increment in _CONTRACTS
+    ]
+
+
+def write_client_contracts_seed(
+    path: Path = DEFAULT_CLIENT_CONTRACTS, seed: int = DEMO_SEED
+) -> Path:
+    """`seeds/demo/demo_client_contracts.csv` for the demo's seed (in git; a test checks it)."""
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, CLIENT_CONTRACT_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(client_contract_rows(seed))
+    return path
 
 
 def write_carrier_edges_seed(path: Path = SEEDS_DIR / "demo_carrier_edges.csv") -> Path:
@@ -197,6 +259,22 @@ def write_carrier_edges_seed(path: Path = SEEDS_DIR / "demo_carrier_edges.csv") 
 
 
 # -- legs -----------------------------------------------------------------------------------------
+_POOLS = tuple(DidPool(p.id, p.start, p.end) for p in DID_POOLS)
+
+
+@functools.cache
+def _number_rules(path: Path = DEFAULT_DID_POOL_CARRIERS) -> tuple[NumberCarrierRule, ...]:
+    return tuple(read_number_carrier_rules(path))
+
+
+def leg_carrier(direction: str, calling: str, called: str, edge_id: str) -> str:
+    """The carrier that bills a leg: the one serving the org's number on it (the dialled DID when
+    inbound, the presented caller id when outbound; `demo_did_pool_carriers`), else the Edge's."""
+    org_number = called if direction == "inbound" else calling
+    by_number = number_carrier(org_number, _number_rules(), _POOLS, {})
+    return by_number or EDGE_CARRIERS[edge_id]
+
+
 def _digits(address: str) -> str:
     return "".join(ch for ch in address if ch.isdigit())
 
@@ -211,13 +289,16 @@ def carrier_legs(conversation: dict[str, Any]) -> Iterator[Leg]:
         if leg.segment_count == 0 or leg.open_segment_count or leg.end_ms is None:
             continue
         s = leg.session
+        if "protocolCallId" not in s:  # the simulator's carriers bill by Call-ID
+            continue
+        calling, called = _digits(s.get("ani", "")), _digits(s["dnis"])
         yield Leg(
             conversation_id=leg.conversation_id,
             sip_call_id=s["protocolCallId"],
-            carrier=EDGE_CARRIERS[s["edgeId"]],
+            carrier=leg_carrier(s["direction"], calling, called, s["edgeId"]),
             direction=s["direction"],
-            calling=_digits(s.get("ani", "")),
-            called=_digits(s["dnis"]),
+            calling=calling,
+            called=called,
             answer_ms=leg.answered_ms,
             end_ms=leg.end_ms,
         )
@@ -304,7 +385,7 @@ def _misrate(rng: random.Random, cdr: Cdr, rate: RateCardRow, duration_ms: int) 
 
 
 def bill_leg(
-    leg: Leg, card: list[RateCardRow], seed: int, discrepancy_rate: float
+    leg: Leg, tariff: Tariff, seed: int, discrepancy_rate: float
 ) -> tuple[Truth, list[Cdr]]:
     """The CDR rows a carrier sends for one leg, and its ground truth."""
     base = {
@@ -325,7 +406,7 @@ def bill_leg(
             duration_ms=0,
             expected_rate_per_minute=None,
         ), []
-    rate = rate_for(card, leg.carrier, leg.direction, leg.called, leg.answer_ms)
+    rate = rate_for(tariff, leg.carrier, leg.direction, leg.called, leg.answer_ms)
     good = correct_cdr(leg, rate)
     rng = random.Random(f"{seed}:cdr:{leg.sip_call_id}")
     draw = rng.random()
@@ -359,7 +440,7 @@ def bill_leg(
 
 
 def orphan_cdrs(
-    card: list[RateCardRow], start: date, end: date, count: int, seed: int
+    tariff: Tariff, start: date, end: date, count: int, seed: int
 ) -> Iterator[tuple[Truth, Cdr]]:
     """CDRs whose Call-ID no Genesys leg has (e.g. a leg Genesys never saw)."""
     rng = random.Random(f"{seed}:orphans:{start}:{end}")
@@ -383,7 +464,7 @@ def orphan_cdrs(
             answer,
             answer + 1_000 + int(rng.random() * 600_000),
         )
-        cdr = correct_cdr(leg, rate_for(card, carrier, direction, called, answer))
+        cdr = correct_cdr(leg, rate_for(tariff, carrier, direction, called, answer))
         truth = Truth(
             sip_call_id=cdr.sip_call_id,
             carrier=carrier,
@@ -411,13 +492,14 @@ def write_cdr_files(
     discrepancy_rate: float = 0.03,
     rate_card_path: Path = DEFAULT_RATE_CARDS,
     genesys_voice_report: bool = False,
+    time_bands_path: Path = DEFAULT_TIME_BANDS,
 ) -> CdrFiles:
     """Generic CDR CSVs (one per carrier) for conversations started on days `[start, end)`, the
     ground-truth CSV and, optionally, the Genesys Cloud Voice usage report of that carrier.
 
     Streams day by day: memory holds the open files, not the period.
     """
-    card = load_rate_card(rate_card_path)
+    tariff = load_tariff(rate_card_path, time_bands_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     tag = f"{start:%Y%m%d}_{end:%Y%m%d}"
     carriers = sorted(set(EDGE_CARRIERS.values()))
@@ -437,7 +519,7 @@ def write_cdr_files(
             billed = 0
             voice_rows: list[Cdr] = []
             for leg in iter_legs(generator, start, end):
-                truth, rows = bill_leg(leg, card, seed, discrepancy_rate)
+                truth, rows = bill_leg(leg, tariff, seed, discrepancy_rate)
                 truth_writer.writerow(truth.row())
                 for cdr in rows:
                     writers[cdr.carrier].writerow(cdr.row())
@@ -445,7 +527,7 @@ def write_cdr_files(
                         voice_rows.append(cdr)
                 billed += bool(rows)
             for truth, cdr in orphan_cdrs(
-                card, start, end, max(1, round(billed * discrepancy_rate)), seed
+                tariff, start, end, max(1, round(billed * discrepancy_rate)), seed
             ):
                 truth_writer.writerow(truth.row())
                 writers[cdr.carrier].writerow(cdr.row())
@@ -462,17 +544,18 @@ def write_cdr_files(
 def write_genesys_voice_report(
     generator: _Generator, start: date, end: date, out_path: Path, seed: int = 0,
     discrepancy_rate: float = 0.03, rate_card_path: Path = DEFAULT_RATE_CARDS,
+    time_bands_path: Path = DEFAULT_TIME_BANDS,
 ) -> Path:  # fmt: skip
     """The `genesys_cloud_voice` legs (same rows and discrepancies as its generic file) in the
     Genesys Cloud Voice usage-report layout (carrier-billing.md §8.2)."""
-    card = load_rate_card(rate_card_path)
+    tariff = load_tariff(rate_card_path, time_bands_path)
     rows: list[Cdr] = []
     billed = 0
     for leg in iter_legs(generator, start, end):
-        _, cdrs = bill_leg(leg, card, seed, discrepancy_rate)
+        _, cdrs = bill_leg(leg, tariff, seed, discrepancy_rate)
         billed += bool(cdrs)
         rows.extend(c for c in cdrs if c.carrier == "genesys_cloud_voice")
-    for _, cdr in orphan_cdrs(card, start, end, max(1, round(billed * discrepancy_rate)), seed):
+    for _, cdr in orphan_cdrs(tariff, start, end, max(1, round(billed * discrepancy_rate)), seed):
         if cdr.carrier == "genesys_cloud_voice":
             rows.append(cdr)
     _write_voice_report(rows, out_path)

@@ -41,7 +41,7 @@ from genesys_sim.carrier import (
     bill_leg,
     invoice_id,
     iter_legs,
-    load_rate_card,
+    load_tariff,
     orphan_cdrs,
 )
 from genesys_sim.shapes import iso_ms
@@ -254,7 +254,7 @@ def _billed(
     rate_card_path: Path,
 ) -> Iterator[tuple[Truth, list[Cdr]]]:
     """carrier.py's truth and CDRs, legs first, then the orphan CDRs."""
-    card = load_rate_card(rate_card_path)
+    card = load_tariff(rate_card_path)
     billed = 0
     for leg in iter_legs(generator, start, end):
         truth, rows = bill_leg(leg, card, seed, discrepancy_rate)

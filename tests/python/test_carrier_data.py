@@ -27,6 +27,7 @@ from genesys_sim.carrier import (
     carrier_legs,
     iter_legs,
     load_rate_card,
+    load_tariff,
     read_csv,
     write_cdr_files,
     write_genesys_voice_report,
@@ -209,7 +210,7 @@ def test_every_discrepancy_type_present(truth: list[dict[str, str]]) -> None:
 def test_correct_rows_bill_exactly_per_rating(
     truth: list[dict[str, str]], cdr_rows: list[dict[str, str]]
 ) -> None:
-    card = load_rate_card()
+    tariff = load_tariff()
     clean = {r["sip_call_id"] for r in truth if r["discrepancy_type"] in ("none", "orphan_cdr")}
     rates_seen: set[tuple[str, Decimal]] = set()
     checked = 0
@@ -217,7 +218,8 @@ def test_correct_rows_bill_exactly_per_rating(
         if row["sip_call_id"] not in clean:
             continue
         rate = find_rate(
-            card,
+            tariff.card,
+            tariff.bands,
             row["carrier"],
             row["direction"],
             _digits(row["called_number"]),
@@ -247,7 +249,7 @@ def test_correct_rows_bill_exactly_per_rating(
 def test_ground_truth_matches_generator_legs(
     gen: ConversationGenerator, truth: list[dict[str, str]]
 ) -> None:
-    card = load_rate_card()
+    tariff = load_tariff()
     legs = {leg.sip_call_id: leg for leg in iter_legs(gen, START, END)}
     by_id = {r["sip_call_id"]: r for r in truth}
     assert set(legs) == {k for k, r in by_id.items() if r["discrepancy_type"] != "orphan_cdr"}
@@ -259,7 +261,8 @@ def test_ground_truth_matches_generator_legs(
             assert row["expected_amount"] == "0.000000" and row["cdr_rows"] == "0"
             continue
         rate = find_rate(
-            card,
+            tariff.card,
+            tariff.bands,
             leg.carrier,
             leg.direction,
             leg.called,

@@ -7,19 +7,14 @@ digits, as for conversations. The Call-ID is keyed-hashed like `protocolCallId`,
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from genesys_finance.masking import Masker, mask_number
-from genesys_finance.org_numbers import OrgNumbers
+from genesys_finance.org_numbers import RAW_SCHEMA, OrgNumbers, from_raw_tables
 
 if TYPE_CHECKING:
     from genesys_finance.settings import Settings
-
-log = logging.getLogger(__name__)
-
-GENESYS_SCHEMA = "genesys_raw"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,33 +53,13 @@ def org_numbers_for(settings: Settings) -> OrgNumbers:
     empty; the PII policy's `org_numbers:` come with the masker)."""
     from genesys_finance.warehouse import placeholder, query
 
-    mark = placeholder(settings)
     present = {
         str(name)
         for (name,) in query(
             settings,
-            f"select table_name from information_schema.tables where table_schema = {mark}",
-            (GENESYS_SCHEMA,),
+            "select table_name from information_schema.tables "
+            f"where table_schema = {placeholder(settings)}",
+            (RAW_SCHEMA,),
         )
     }
-    ranges: list[tuple[str, str]] = []
-    numbers: list[str] = []
-    if "did_pools" in present:
-        ranges = [
-            (str(a), str(b))
-            for a, b in query(
-                settings,
-                f"select start_phone_number, end_phone_number from {GENESYS_SCHEMA}.did_pools "
-                "where start_phone_number is not null and end_phone_number is not null",
-            )
-        ]
-    if "dids" in present:
-        numbers += [
-            str(n)
-            for (n,) in query(
-                settings,
-                f"select phone_number from {GENESYS_SCHEMA}.dids where phone_number is not null",
-            )
-        ]
-    log.debug("org numbers: %d DID pool ranges, %d single numbers", len(ranges), len(numbers))
-    return OrgNumbers.build(ranges, numbers)
+    return from_raw_tables(lambda sql: query(settings, sql), present)

@@ -1,7 +1,7 @@
 """`genesys-finance demo`: the whole job against the simulator, on an embedded DuckDB file.
 
-Starts the simulator on loopback, extracts a few months through detail jobs, writes and loads the
-simulated carriers' CDR files, runs `dbt build`, and prints what landed where.
+Starts the simulator on loopback, extracts twelve months through detail jobs, writes and loads the
+simulated carriers' CDR files, runs `dbt build`, writes the finance report and prints its summary.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import argparse
 import dataclasses
 import os
 import sys
+import time
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -33,14 +34,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--duckdb",
         type=Path,
         default=DEMO_DIR / "genesys_finance_demo.duckdb",
-        help="DuckDB file to (re)create (default: data/demo/genesys_finance_demo.duckdb)",
+        help="DuckDB file to (re)create; the CDR files and the report go beside it "
+        "(default: data/demo/genesys_finance_demo.duckdb)",
     )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     parser.add_argument(
-        "--months", type=int, default=3, help="full calendar months before this one (default 3)"
+        "--months", type=int, default=12, help="full calendar months before this one (default 12)"
     )
     parser.add_argument(
-        "--conversations-per-day", type=int, default=200, help="simulated volume (default 200)"
+        "--conversations-per-day", type=int, default=100, help="simulated volume (default 100)"
     )
 
 
@@ -94,7 +96,12 @@ def run(args: argparse.Namespace) -> int:
         )
         step(f"simulator at {sim.base_url}: {start} .. {end}, seed {args.seed}")
         # The simulated carriers bill what the generator made (no API call needed).
-        files = write_cdr_files(sim.generator, start, end, DEMO_DIR / "cdrs", seed=args.seed)
+        step("the simulated carriers bill the period: writing their CDR files ...")
+        began = time.monotonic()
+        files = write_cdr_files(
+            sim.generator, start, end, duckdb_path.parent / "cdrs", seed=args.seed
+        )
+        step(f"{len(files.cdr_paths)} CDR files written in {time.monotonic() - began:.0f} s")
         steps = RunSteps(
             start=start,
             end=end,
@@ -111,14 +118,32 @@ def run(args: argparse.Namespace) -> int:
     if status != 0:
         print("demo: failed", file=sys.stderr)
         return status
-    _print_counts(settings)
+    written = _write_report(settings, duckdb_path.parent / "finance-report.html", start, end)
+    step(f"report written in {written.seconds:.1f} s")
+    print("\n" + written.summary)
     print(
-        f"\nThe warehouse is {duckdb_path}.\n"
+        f"\nReport: {written.path}\n"
+        f"The warehouse is {duckdb_path}.\n"
         f"Ground truth of the injected billing discrepancies: {files.ground_truth_path}\n"
-        "Docs for lineage review: genesys-finance build --docs (with GENESYS_FINANCE_DUCKDB "
-        "pointing at the file and GENESYS_FINANCE_DEMO_LOOKUPS=true: the demo's lookups)."
+        "Docs for lineage review: make docs (or GENESYS_FINANCE_DEMO_LOOKUPS=true "
+        f"GENESYS_FINANCE_DUCKDB={duckdb_path} genesys-finance build --docs)."
     )
     return 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Report:
+    path: Path
+    summary: str
+    seconds: float
+
+
+def _write_report(settings: Settings, out: Path, start: date, end: date) -> _Report:
+    from genesys_finance.report import summary, write_report
+
+    began = time.monotonic()
+    written = write_report(settings, out, start, end)
+    return _Report(written.path, summary(written.data), time.monotonic() - began)
 
 
 class _Steps:
@@ -128,22 +153,3 @@ class _Steps:
     def __call__(self, message: str) -> None:
         self.number += 1
         print(f"[{self.number}] {message}", flush=True)
-
-
-SHOWN_SCHEMAS = ("genesys_raw", "carrier_raw", "seeds", "staging", "intermediate", "finance")
-
-
-def _print_counts(settings: Settings) -> None:
-    import duckdb
-
-    with duckdb.connect(str(settings.duckdb_path), read_only=True) as conn:
-        tables = conn.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_schema in (select unnest(?)) and not starts_with(table_name, '_dlt') "
-            "order by 1, 2",
-            [list(SHOWN_SCHEMAS)],
-        ).fetchall()
-        print("\nrows per table:")
-        for schema, name in tables:
-            row = conn.execute(f'select count(*) from "{schema}"."{name}"').fetchone()
-            print(f"  {schema + '.' + name:55} {row[0] if row else 0:>10,}")

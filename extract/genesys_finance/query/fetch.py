@@ -105,6 +105,8 @@ def fetch_chunks(
     client = ApiClient(api_url, login_url, client_id, client_secret, retry=options.retry)
     summary = ExtractSummary(chunks[0].start, chunks[-1].end, chunks[-1].end, len(chunks))
     with ExitStack() as stack:
+        # The warehouse's run lock, as `extract` takes it: one writer of genesys_raw at a time.
+        stack.enter_context(warehouse.run_lock(options.lock_wait_s))
         stack.enter_context(_fewer_gc_passes())
         stack.callback(client.close)
         conn = stack.enter_context(warehouse.connect())

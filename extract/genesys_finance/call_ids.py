@@ -1,0 +1,48 @@
+"""SIP Call-ID normalisation: what carriers' formatting changes, and nothing else.
+
+A carrier's CDR and Genesys' `protocolCallId` name the same SIP dialog, but files write the
+Call-ID differently: with surrounding whitespace, in angle brackets (`<abc@host>`), with or without
+the `@host` part, hex ids in upper or lower case. The warehouse holds Call-IDs only as keyed hashes
+(`hmac` masking), so the normalised form is hashed in Python beside the exact one
+(`sip_call_id_normalised`), and the match models join on it when the exact hashes differ.
+
+Anything else (another id, other characters, a case change in a non-hex id: RFC 3261 Call-IDs are
+case-sensitive) stays different: a wrong match moves money.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+_HEX_ID = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)*")
+
+
+def normalise_call_id(value: str) -> str:
+    """`value` without surrounding whitespace and angle brackets, without its `@host` part, and
+    lower-cased when what remains is a hex id (dashes allowed, as in UUIDs).
+
+    >>> normalise_call_id(" <CA110000-0000-4000-8000-000000000001@10.0.0.1> ")
+    'ca110000-0000-4000-8000-000000000001'
+    >>> normalise_call_id("a84b4c76e66710@pc33.atlanta.com")
+    'a84b4c76e66710'
+    >>> normalise_call_id("Xy9@host")
+    'Xy9'
+    """
+    text = value.strip()
+    if text.startswith("<") and text.endswith(">"):
+        text = text[1:-1].strip()
+    local, _, _host = text.partition("@")
+    return local.lower() if _HEX_ID.fullmatch(local) else local
+
+
+def normalised_call_id_hash(hmac_hex: Callable[[str], str], value: str | None) -> str | None:
+    """The `sip_call_id_normalised` column: `hmac_hex(normalise_call_id(value))`, None when the
+    value is empty. `hmac_hex` is the masker's keyed hash (e.g. `Masker.hmac`), so both hashed
+    columns come from one key."""
+    if not value or not value.strip():
+        return None
+    normalised = normalise_call_id(value)
+    if not normalised:
+        return None
+    return hmac_hex(normalised)

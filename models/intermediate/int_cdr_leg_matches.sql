@@ -1,0 +1,55 @@
+{{ config(materialized='table') }}
+
+-- One row per CDR paired with a leg (`int_cdr_leg_candidates`: how pairs are found and ranked).
+-- A CDR goes to its best leg; a CDR whose best two legs are equally good (same method, same
+-- |start difference| and |duration difference|) is left unmatched and reported as ambiguous by
+-- `fct_billing_reconciliation`, never guessed. Several CDRs may pair with one leg: the leg's first
+-- (`leg_cdr_rank` = 1: best method, then closest start, closest duration, file, line) is its CDR,
+-- the others are duplicates.
+
+with
+
+candidates as (
+    select * from {{ ref('int_cdr_leg_candidates') }}
+),
+
+cdrs as (
+    select
+        cdr_id,
+        source_file,
+        source_line
+    from {{ ref('stg_carrier__cdrs') }}
+),
+
+chosen as (
+    select candidates.*
+    from candidates
+    where candidates.candidate_rank = 1
+        and not candidates.is_ambiguous
+),
+
+final as (
+    select
+        chosen.leg_id,
+        chosen.cdr_id,
+        chosen.match_method,
+        chosen.start_diff_ms,
+        chosen.duration_diff_ms,
+        cast(row_number() over (
+            partition by chosen.leg_id
+            order by
+                case chosen.match_method
+                    when 'call_id' then 1 when 'call_id_normalised' then 2 else 3
+                end,
+                abs(chosen.start_diff_ms),
+                abs(chosen.duration_diff_ms),
+                cdrs.source_file,
+                cdrs.source_line,
+                chosen.cdr_id
+        ) as bigint) as leg_cdr_rank
+    from chosen
+    inner join cdrs
+        on chosen.cdr_id = cdrs.cdr_id
+)
+
+select * from final

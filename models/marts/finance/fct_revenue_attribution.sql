@@ -1,0 +1,179 @@
+-- Month x client x queue: billable minutes, revenue at the client's contract price, true cost,
+-- margin = revenue - true cost. The month is the UTC calendar month of the leg's billing start
+-- (the org bills its clients; carriers' invoice periods are in `fct_billing_per_minute`).
+--
+-- A leg is shared between its queues as in `fct_billing_per_minute` (`int_voice_leg_queue_shares`,
+-- exact largest-remainder split of its answered ms and expected cost). A share's client is the
+-- `client_contracts` row of its queue in force at the leg's billing start (UTC day), else the row
+-- of its division with no queue (a queue row is the more specific and wins); none: client null,
+-- no revenue. Revenue of a share: its answered ms to whole seconds (rounded up), the client's
+-- minimum and increment applied (the rating rule's formula), times the price per minute, half-up
+-- to 6 decimals per share. A leg that is not rated adds no true cost (counted in
+-- `unpriced_leg_count`).
+
+with
+
+legs as (
+    select
+        leg_id,
+        billing_start,
+        rating_status,
+        coalesce(answered_duration_ms, 0) as answered_ms,
+        {{ to_micros('coalesce(expected_cost, 0)') }} as expected_micros
+    from {{ ref('int_voice_legs_rated') }}
+),
+
+shares as (
+    select * from {{ ref('int_voice_leg_queue_shares') }}
+),
+
+contracts as (
+    select * from {{ ref('int_client_contracts') }}
+),
+
+floored as (
+    select
+        legs.leg_id,
+        legs.billing_start,
+        legs.rating_status,
+        legs.answered_ms,
+        legs.expected_micros,
+        shares.queue_id,
+        shares.division_id,
+        shares.share_rank,
+        {{ alloc_floor('legs.answered_ms', 'shares.weight', 'shares.leg_weight') }} as ms_floor,
+        {{ alloc_remainder('legs.answered_ms', 'shares.weight', 'shares.leg_weight') }} as ms_rest,
+        {{ alloc_floor('legs.expected_micros', 'shares.weight', 'shares.leg_weight') }}
+            as cost_floor,
+        {{ alloc_remainder('legs.expected_micros', 'shares.weight', 'shares.leg_weight') }}
+            as cost_rest
+    from legs
+    inner join shares
+        on legs.leg_id = shares.leg_id
+),
+
+allocated as (
+    select
+        leg_id,
+        billing_start,
+        rating_status,
+        queue_id,
+        division_id,
+        {{ alloc_exact('answered_ms', 'ms_floor', 'ms_rest', 'leg_id', 'share_rank') }}
+            as answered_ms,
+        {{ alloc_exact('expected_micros', 'cost_floor', 'cost_rest', 'leg_id', 'share_rank') }}
+            as cost_micros
+    from floored
+),
+
+-- the queue's own contract beats its division's
+contract_candidates as (
+    select
+        allocated.leg_id,
+        allocated.queue_id,
+        contracts.client,
+        contracts.price_per_minute,
+        contracts.currency,
+        contracts.min_seconds,
+        contracts.increment_seconds,
+        row_number() over (
+            partition by allocated.leg_id, allocated.queue_id
+            order by
+                case when contracts.queue_id is not null then 0 else 1 end,
+                contracts.effective_from desc,
+                contracts.client asc
+        ) as preference
+    from allocated
+    inner join contracts
+        on (
+            allocated.queue_id = contracts.queue_id
+            or (contracts.queue_id is null and allocated.division_id = contracts.division_id)
+        )
+        and {{ utc_day('allocated.billing_start') }} >= contracts.effective_from
+        and (
+            contracts.effective_to is null
+            or {{ utc_day('allocated.billing_start') }} < contracts.effective_to
+        )
+),
+
+priced as (
+    select
+        allocated.*,
+        contract_candidates.client,
+        contract_candidates.price_per_minute,
+        contract_candidates.currency,
+        contract_candidates.min_seconds,
+        contract_candidates.increment_seconds,
+        {{ floor_div('allocated.answered_ms + 999', '1000') }} as billable_seconds
+    from allocated
+    left join contract_candidates
+        on allocated.leg_id = contract_candidates.leg_id
+            and allocated.queue_id = contract_candidates.queue_id
+            and contract_candidates.preference = 1
+),
+
+client_seconds as (
+    select
+        *,
+        case
+            when client is null or billable_seconds = 0 then 0
+            when billable_seconds <= min_seconds then min_seconds
+            else min_seconds + {{ floor_div(
+                'billable_seconds - min_seconds + increment_seconds - 1', 'increment_seconds') }}
+                * increment_seconds
+        end as client_billable_seconds
+    from priced
+),
+
+-- revenue micro-units, half up: seconds x (price x 10^8) / 6000
+revenue as (
+    select
+        *,
+        case
+            when client is null then 0
+            else {{ div_half_up(
+                'client_billable_seconds * ' ~ to_micros('price_per_minute * 100'), '6000') }}
+        end as revenue_micros
+    from client_seconds
+),
+
+grouped as (
+    select
+        -- `month`: the public column name (DESIGN.md)
+        cast({{ dbt.date_trunc('month', utc_day('billing_start')) }} as date) as month,  -- noqa: RF04
+        client,
+        queue_id,
+        max(currency) as currency,
+        count(distinct leg_id) as leg_count,
+        count(distinct case when rating_status != 'rated' then leg_id end) as unpriced_leg_count,
+        sum(answered_ms) as answered_ms,
+        sum(client_billable_seconds) as billable_seconds,
+        sum(revenue_micros) as revenue_micros,
+        sum(cost_micros) as cost_micros
+    from revenue
+    group by 1, 2, 3
+),
+
+final as (
+    select
+        ---------- grain
+        month,
+        client,
+        queue_id,
+        currency,
+
+        ---------- counts and minutes
+        cast(leg_count as bigint) as leg_count,
+        cast(unpriced_leg_count as bigint) as unpriced_leg_count,
+        cast(answered_ms as bigint) as answered_ms,
+        cast(billable_seconds as bigint) as billable_seconds,
+        {{ from_micros(div_half_up('billable_seconds * 1000000', '60')) }} as billable_minutes,
+
+        ---------- money
+        {{ from_micros('revenue_micros') }} as revenue,
+        {{ from_micros('cost_micros') }} as true_cost,
+        {{ from_micros('revenue_micros - cost_micros') }} as margin
+    from grouped
+)
+
+select * from final
