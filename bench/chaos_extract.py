@@ -15,6 +15,7 @@ log: the last request before the kill (submitting, polling, downloading), or non
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -82,10 +83,11 @@ def phase_at(log_path: Path, killed_at: float) -> str:
     return "other"
 
 
-def rows(path: Path) -> list[tuple[str, str]]:
+def rows(path: Path) -> list[tuple[str, Any]]:
+    """(conversation id, payload as parsed JSON): key order is not part of the data."""
     with duckdb.connect(str(path), read_only=True) as conn:
         return [
-            (str(i), str(p))
+            (str(i), json.loads(p))
             for i, p in conn.execute(
                 "select conversation_id, cast(payload as varchar) from genesys_raw.conversations"
             ).fetchall()
@@ -96,7 +98,9 @@ def ledger_states(path: Path) -> dict[str, str]:
     with duckdb.connect(str(path), read_only=True) as conn:
         return {
             str(j): str(s)
-            for j, s in conn.execute("select job_id, state from genesys_raw.extract_jobs")
+            for j, s in conn.execute(
+                "select job_id, state from genesys_raw.extract_jobs"
+            ).fetchall()
         }
 
 
@@ -148,18 +152,25 @@ def main() -> int:
 
             phases: Counter[str] = Counter()
             env = env_for(sim.base_url, chaos_db)
-            for _ in range(args.kills):
-                child = subprocess.Popen(command, env=env)
-                time.sleep(rng.uniform(0.5, max(1.0, clean_s * 0.9)))
-                if child.poll() is not None:
-                    phases["finished before the kill"] += 1
-                    continue
-                killed_at = time.time()
-                phases[phase_at(log_path, killed_at)] += 1
-                os.kill(child.pid, signal.SIGKILL)
-                child.wait()
+            # Kill until `--kills` kills landed; a restart that finishes first ends the chaos
+            # (re-running a finished explicit range re-extracts it by design: not a resume).
+            finished = False
+            while sum(phases.values()) < args.kills:
+                output = work / f"run-{sum(phases.values())}.log"
+                with output.open("w") as sink:
+                    child = subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
+                    time.sleep(rng.uniform(0.3, max(1.0, clean_s * 0.9)))
+                    phase = phase_at(log_path, time.time())
+                    os.kill(child.pid, signal.SIGKILL)
+                    child.wait()
+                # Its summary line written: the run had finished (only exiting was left).
+                if "extracted " in output.read_text():
+                    finished = True
+                    break
+                phases[phase] += 1
             began = time.monotonic()
-            subprocess.run(command, env=env, check=True)
+            if not finished:
+                subprocess.run(command, env=env, check=True)
             last_s = time.monotonic() - began
 
             clean, chaos = rows(clean_db), rows(chaos_db)
@@ -170,11 +181,12 @@ def main() -> int:
                 "conversations_per_day": args.conversations_per_day,
                 "clean_rows": len(clean),
                 "chaos_rows": len(chaos),
-                "same_rows_as_clean": sorted(clean) == sorted(chaos),
+                "same_rows_as_clean": dict(clean) == dict(chaos) and len(chaos) == len(ids),
                 "duplicate_rows": sum(n - 1 for n in ids.values() if n > 1),
                 "valid_jobs_submitted_twice": duplicate_valid_submissions(
                     chaos_log, ledger_states(chaos_db)
                 ),
+                "kills": sum(phases.values()),
                 "kills_by_phase": dict(phases),
                 "clean_run_s": round(clean_s, 1),
                 "final_run_s": round(last_s, 1),
