@@ -123,6 +123,12 @@ def main() -> int:
     parser.add_argument("--start", type=date.fromisoformat, default=date(2024, 1, 1))
     parser.add_argument("--end", type=date.fromisoformat, default=date(2025, 1, 1))
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--max-delay",
+        type=float,
+        default=3.0,
+        help="longest wait before a kill, s (a restart resumes, so it is shorter than a run)",
+    )
     args = parser.parse_args()
     rng = random.Random(args.seed)
 
@@ -159,7 +165,7 @@ def main() -> int:
                 output = work / f"run-{sum(phases.values())}.log"
                 with output.open("w") as sink:
                     child = subprocess.Popen(command, env=env, stdout=sink, stderr=sink)
-                    time.sleep(rng.uniform(0.3, max(1.0, clean_s * 0.9)))
+                    time.sleep(rng.uniform(0.5, min(args.max_delay, clean_s * 0.9)))
                     phase = phase_at(log_path, time.time())
                     os.kill(child.pid, signal.SIGKILL)
                     child.wait()
