@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from genesys_finance.api.http import RetryPolicy
 from genesys_finance.runner import ExtractOptions, run_extract
 from genesys_finance.settings import ConfigError, Settings
 from genesys_finance.warehouse import query
-from sim_fixtures import StartSimulator
+from sim_fixtures import StartSimulator, request_log
 from test_extract_support import (
     YEAR_SIM,
     YEAR_START,
@@ -119,3 +120,46 @@ def test_database_connections_cut_mid_load_then_rerun_is_exact(
     summary = run_extract(settings, YEAR_START, CUT_END, options)
     assert summary.intervals_already_complete < summary.intervals
     assert_exact(settings, expected_conversations(sim, settings, YEAR_START, CUT_END))
+
+
+# The issue's rates, all at once (test_extract_faults.py runs other rates over a year): tokens
+# live 2 s (the simulator's minute, scaled to a seconds-long run), 20 % 429, 5 % 5xx, 10 % of
+# jobs FAILED, results expiring 6 s after a job is fulfilled (some before their download ends; at 2 s with
+# 20 % 429s a month of results never downloads in time: 12 attempts all expire).
+ISSUE_FAULTS = {
+    "token_lifetime_s": 2,
+    "random_429_rate": 0.2,
+    "random_retry_after_s": 1,
+    "random_5xx_rate": 0.05,
+    "job_failure_rate": 0.1,
+    "job_expiry_s": 6.0,
+}
+
+
+def test_issue_fault_rates_still_exact(simulator: StartSimulator, warehouse: Settings) -> None:
+    sim = simulator(**YEAR_SIM, **ISSUE_FAULTS)
+    settings = Settings(
+        **{**warehouse.__dict__, "api_url": sim.base_url, "login_url": sim.base_url}
+    )
+    options = ExtractOptions(
+        poll_initial_s=0.1,
+        poll_max_s=0.5,
+        requests_per_minute=3000,
+        quiet=True,
+        page_size=200,
+        max_attempts=12,
+        skip_dimensions=True,
+        retry=RetryPolicy(max_attempts=10, backoff_initial_s=0.05, backoff_max_s=0.5),
+    )
+    summary = run_extract(settings, YEAR_START, CUT_END, options)
+    assert_exact(settings, expected_conversations(sim, settings, YEAR_START, CUT_END))
+    log = request_log(sim)
+    refused = sum(1 for e in log if e["status"] == 429)
+    assert refused >= 0.1 * len(log)  # the 429s really came
+    assert any(e["status"] >= 500 for e in log)
+    assert sum(1 for e in log if e["path"] == "/oauth/token") >= 2
+    assert summary.jobs_submitted >= summary.intervals
+    # FAILED jobs were resubmitted (the simulator's draws are seeded). Expiry mid-download is
+    # exercised by test_extract_faults.py (3 s); here 6 s leaves the download time enough.
+    assert "failed" in {row["state"] for row in ledger_rows(settings)}
+    assert summary.resubmissions > 0
