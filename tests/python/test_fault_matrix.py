@@ -124,8 +124,8 @@ def test_database_connections_cut_mid_load_then_rerun_is_exact(
 
 # The issue's rates, all at once (test_extract_faults.py runs other rates over a year): tokens
 # live 2 s (the simulator's minute, scaled to a seconds-long run), 20 % 429, 5 % 5xx, 10 % of
-# jobs FAILED, results expiring 6 s after a job is fulfilled (some before their download ends; at 2 s with
-# 20 % 429s a month of results never downloads in time: 12 attempts all expire).
+# jobs FAILED, results expiring 6 s after a job is fulfilled. At 2 s with 20 % 429s a month of
+# results never downloads in time: all 12 attempts of an interval expired.
 ISSUE_FAULTS = {
     "token_lifetime_s": 2,
     "random_429_rate": 0.2,
