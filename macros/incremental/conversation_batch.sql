@@ -87,3 +87,21 @@
     insert into {{ target }} ({{ cols }})
     select {{ cols }} from {{ source }}
 {%- endmacro %}
+
+
+{#- The raw conversations as the flattened models read them: ids cast to `text`, the type their
+    contracts declare. dlt creates them as `varchar` on Postgres, which the first run's contract
+    turns into `text`; the next incremental run then saw `character varying` against `text` and
+    `on_schema_change: fail` stopped it. -#}
+{% macro raw_conversations() -%}
+    (
+        select
+            cast(conversation_id as text) as conversation_id,
+            conversation_start,
+            conversation_end,
+            payload,
+            extracted_at,
+            cast(job_id as text) as job_id
+        from {{ source('genesys', 'conversations') }}
+    ) as raw_conversations
+{%- endmacro %}

@@ -18,7 +18,14 @@ from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.settings import Settings
 
 DAY = date(2024, 5, 6)
-SELECT = ["--select", "stg_genesys__conversations+", "--exclude", "resource_type:test"]
+# The per-conversation models (the finance models have their own incremental test).
+SELECT = [
+    "--select",
+    "path:models/staging/genesys/flattened",
+    "path:models/intermediate/per_conversation",
+    "--exclude",
+    "resource_type:test",
+]
 
 
 def _generator(now: datetime) -> Any:

@@ -152,7 +152,7 @@ POSTGRES_REFRESH_BUG = (
     "target",
     [
         "duckdb",
-        pytest.param("postgres", marks=pytest.mark.xfail(strict=True, reason=POSTGRES_REFRESH_BUG)),
+        "postgres",
     ],
 )
 def test_repeat_makes_no_job_calls_and_another_filter_does(

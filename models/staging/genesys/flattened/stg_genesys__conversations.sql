@@ -4,7 +4,7 @@
 with
 
 source as (
-    select * from {{ source('genesys', 'conversations') }}
+    select * from {{ raw_conversations() }}
     {{ conversation_batch_filter() }}
 ),
 

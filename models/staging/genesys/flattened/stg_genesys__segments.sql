@@ -1,7 +1,7 @@
 with
 
 source as (
-    select * from {{ source('genesys', 'conversations') }}
+    select * from {{ raw_conversations() }}
     {{ conversation_batch_filter() }}
 ),
 
