@@ -25,6 +25,24 @@
 {%- endmacro %}
 
 
+{#- `expr` (text) as timestamptz when it reads as an ISO-8601 date and time, else NULL, not an
+    error: one oddly typed time in a payload (a number, free text) cannot stop a build. -#}
+{% macro safe_timestamptz(expr) -%}
+    {{ return(adapter.dispatch('safe_timestamptz', 'genesys_finance')(expr)) }}
+{%- endmacro %}
+
+{% macro postgres__safe_timestamptz(expr) -%}
+    case
+        when {{ expr }} ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$'
+            then cast({{ expr }} as {{ genesys_finance.type_timestamptz() }})
+    end
+{%- endmacro %}
+
+{% macro duckdb__safe_timestamptz(expr) -%}
+    try_cast({{ expr }} as {{ genesys_finance.type_timestamptz() }})
+{%- endmacro %}
+
+
 {#- Whole milliseconds from `start_at` to `end_at` (both timestamptz); NULL if either is NULL. -#}
 {% macro duration_ms(start_at, end_at) -%}
     {{ return(adapter.dispatch('duration_ms', 'genesys_finance')(start_at, end_at)) }}

@@ -56,6 +56,8 @@ class ExtractSummary:
     pages: int = 0
     conversations: int = 0
     """Conversation versions loaded (overlapping jobs return some twice; the merge keeps one)."""
+    quarantined: int = 0
+    """Conversations received but unusable (`quarantine.py`): received = loaded + quarantined."""
     dimensions: dict[str, int] = field(default_factory=dict)
     requests: int = 0
     rate_limited: int = 0
@@ -73,7 +75,8 @@ class ExtractSummary:
             f"{self.intervals} intervals ({self.intervals_already_complete} already complete), "
             f"jobs submitted={self.jobs_submitted} resumed={self.jobs_resumed} "
             f"resubmitted={self.resubmissions}, pages={self.pages}, "
-            f"conversations={self.conversations} in {self.elapsed_s:.1f} s "
+            f"conversations={self.conversations} (quarantined={self.quarantined}) "
+            f"in {self.elapsed_s:.1f} s "
             f"({self.rate:,.0f} conv/s); dimensions: {dims}; requests={self.requests} "
             f"(429s={self.rate_limited}, 5xx/connection retries={self.server_errors})"
         )

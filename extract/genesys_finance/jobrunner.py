@@ -36,6 +36,7 @@ from genesys_finance.ledger import Ledger, LedgerJob
 from genesys_finance.loadfiles import conversations_table
 from genesys_finance.planner import Interval
 from genesys_finance.progress import Progress
+from genesys_finance.quarantine import QuarantinedConversation, screened
 from genesys_finance.spool import PageSpool, SpoolClosed, SpooledPage
 
 log = logging.getLogger("genesys_finance.extract")
@@ -45,6 +46,7 @@ log = logging.getLogger("genesys_finance.extract")
 class _Page:
     job_id: str
     spooled: SpooledPage
+    quarantined: tuple[QuarantinedConversation, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,7 @@ class LoadBatch:
     files: Iterator[tuple[Path, int]]
     """(path, rows) of load files in the spool's format; consume it once, to the end."""
     spooled: list[SpooledPage] = field(default_factory=list)
+    quarantined: list[QuarantinedConversation] = field(default_factory=list)
     finished: list[_JobDone] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     worker_failure: Callable[[], BaseException | None] = lambda: None
@@ -88,8 +91,10 @@ class JobRunner:
         spool: PageSpool,
         mask: Callable[[dict[str, Any]], dict[str, Any]],
         options: ExtractOptions,
+        quarantine: Callable[[list[QuarantinedConversation]], None] | None = None,
     ) -> None:
         self.jobs = jobs
+        self.quarantine = quarantine
         self.ledger = ledger
         self.spool = spool
         self.mask = mask
@@ -151,11 +156,15 @@ class JobRunner:
                 self._mark_downloaded([item])
                 continue
             batch = LoadBatch(files=iter(()), worker_failure=lambda: self._failure)
-            batch.files = self._one_load(item, workers_done, batch.finished, batch.spooled)
+            batch.files = self._one_load(item, workers_done, batch)
             yield batch
             self._committed(batch)
 
     def _committed(self, batch: LoadBatch) -> None:
+        # Quarantined rows after their page's good rows are committed: a crash in between
+        # downloads the job again, and the same (job, position) rows are then recorded.
+        if batch.quarantined and self.quarantine is not None:
+            self.quarantine(batch.quarantined)
         self.spool.discard(batch.spooled)
         heap.return_freed_memory()
         loaded = sum(page.rows for page in batch.spooled)
@@ -168,14 +177,14 @@ class JobRunner:
         assert self.progress is not None and self._summary is not None
         self.progress.add(loaded=loaded)
         self._summary.conversations += loaded
+        self._summary.quarantined += len(batch.quarantined)
         self._mark_downloaded(batch.finished)
 
     def _one_load(
         self,
         first: _Page,
         workers_done: Callable[[], bool],
-        finished: list[_JobDone],
-        spooled: list[SpooledPage],
+        batch: LoadBatch,
     ) -> Iterator[tuple[Path, int]]:
         """Page files for one dlt load: ends after a job completes (if nothing is waiting or the
         load is big enough) or at `commit_every` conversations."""
@@ -183,14 +192,15 @@ class JobRunner:
         loaded = 0
         while item is not None:
             if isinstance(item, _Page):
-                spooled.append(item.spooled)
+                batch.spooled.append(item.spooled)
+                batch.quarantined.extend(item.quarantined)
                 loaded += item.spooled.rows
                 if item.spooled.rows:
                     yield item.spooled.path, item.spooled.rows
                 if loaded >= self.options.commit_every:
                     return
             else:
-                finished.append(item)
+                batch.finished.append(item)
                 if self._queue.empty() or loaded >= self.options.commit_every // 4:
                     return
             item = self._next_item(workers_done)
@@ -301,19 +311,21 @@ class JobRunner:
             self._progress(running=-1)
 
     def _stream_results(self, interval: Interval, job_id: str) -> None:
-        totals = {"conversations": 0}
+        totals = {"conversations": 0, "received": 0}
         availability: list[datetime | None] = [None]
 
         def on_page(
             conversations: Iterator[dict[str, Any]], page_availability: datetime | None
         ) -> None:
-            table = self._page_table(conversations, job_id)
+            quarantined: list[QuarantinedConversation] = []
+            table = self._page_table(conversations, job_id, totals["received"], quarantined)
+            totals["received"] += table.num_rows + len(quarantined)
             try:
                 spooled = self.spool.write(table, self._stop.is_set)
             except SpoolClosed:
                 raise _Stopped from None
             del table
-            self._put(_Page(job_id, spooled))
+            self._put(_Page(job_id, spooled, tuple(quarantined)))
             totals["conversations"] += spooled.rows
             availability[0] = page_availability or availability[0]
             self._progress(pages=1, conversations=spooled.rows)
@@ -324,10 +336,18 @@ class JobRunner:
         )
         self._put(_JobDone(job_id, interval, pages, totals["conversations"], availability[0]))
 
-    def _page_table(self, conversations: Iterator[dict[str, Any]], job_id: str) -> pa.Table:
-        """Mask a page into an Arrow table, one conversation at a time."""
+    def _page_table(
+        self,
+        conversations: Iterator[dict[str, Any]],
+        job_id: str,
+        first_position: int,
+        quarantined: list[QuarantinedConversation],
+    ) -> pa.Table:
+        """Mask a page into an Arrow table, one conversation at a time; the unusable ones go to
+        `quarantined` instead."""
         extracted_at = datetime.now(UTC)
-        return conversations_table(map(self.mask, conversations), job_id, extracted_at)
+        usable = screened(conversations, self.mask, job_id, first_position, quarantined)
+        return conversations_table(usable, job_id, extracted_at)
 
     def _put(self, item: _Page | _JobDone) -> None:
         self._check_stop()

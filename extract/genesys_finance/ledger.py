@@ -126,6 +126,11 @@ class Ledger:
                 cur.close()
         return [tuple(row) for row in rows]
 
+    def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """One statement over the ledger's connection (`?` placeholders), for the run's other
+        bookkeeping tables (the conversation quarantine)."""
+        return self._execute(sql, params)
+
     def ensure_table(self) -> None:
         self._execute(f"create schema if not exists {RAW_SCHEMA}")
         self._execute(DDL)

@@ -71,19 +71,19 @@ def entity_hints(schema: pa.Schema) -> ColumnHints:
 
 
 def conversations_table(
-    conversations: Iterable[dict[str, Any]], job_id: str, extracted_at: datetime
+    conversations: Iterable[tuple[dict[str, Any], bytes]], job_id: str, extracted_at: datetime
 ) -> pa.Table:
-    """One Arrow row per (already masked) conversation, consumed in one pass: each dict can be
-    released as soon as it is serialized."""
+    """One Arrow row per (already masked) conversation and its JSON (`orjson.dumps`), consumed
+    in one pass: each dict can be released as soon as it is serialized."""
     ids: list[str] = []
     starts: list[str | None] = []
     ends: list[str | None] = []
     payloads: list[bytes] = []
-    for conversation in conversations:
+    for conversation, payload in conversations:
         ids.append(conversation["conversationId"])
         starts.append(conversation.get("conversationStart"))
         ends.append(conversation.get("conversationEnd"))
-        payloads.append(orjson.dumps(conversation))
+        payloads.append(payload)
     n = len(ids)
     return pa.Table.from_arrays(
         [

@@ -50,6 +50,7 @@ from genesys_finance.planner import (
     incremental_range,
     split_interval,
 )
+from genesys_finance.quarantine import QuarantineTable
 from genesys_finance.resources import conversations_resource, dimension_resource
 from genesys_finance.settings import RAW_SCHEMA, Settings
 from genesys_finance.spool import PageSpool
@@ -192,6 +193,8 @@ class ExtractionRun:
         """Conversation pages in load-sized batches (see `JobRunner.batches`); the ledger's runs
         are completed once every batch has been loaded."""
         spool = PageSpool(self.options.spool_max_bytes, file_format=self.file_format)
+        quarantine = QuarantineTable(self.ledger.execute)
+        quarantine.ensure_table()
         try:
             runner = JobRunner(
                 DetailJobs(self.client),
@@ -199,6 +202,7 @@ class ExtractionRun:
                 spool,
                 self.masker.mask_conversation,
                 self.options,
+                quarantine.record,
             )
             yield from runner.batches(self.intervals, self.ledger.unfinished_jobs(), self.summary)
         finally:

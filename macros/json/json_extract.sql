@@ -55,9 +55,10 @@
 {%- endmacro %}
 
 
-{#- UTC timestamp (timestamptz) at `path`; the API sends ISO-8601 with a trailing Z. -#}
+{#- UTC timestamp (timestamptz) at `path`; the API sends ISO-8601 with a trailing Z. Anything
+    else gives NULL, not an error (`safe_timestamptz`). -#}
 {% macro json_timestamp(json, path) -%}
-    cast({{ genesys_finance.json_text(json, path) }} as {{ genesys_finance.type_timestamptz() }})
+    {{ genesys_finance.safe_timestamptz(genesys_finance.json_text(json, path)) }}
 {%- endmacro %}
 
 

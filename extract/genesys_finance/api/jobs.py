@@ -57,12 +57,14 @@ class _ResultsEnvelope(msgspec.Struct):
 _ENVELOPE_DECODER = msgspec.json.Decoder(_ResultsEnvelope)
 
 
-def _decoded(conversations: list[msgspec.Raw]) -> Iterator[dict[str, Any]]:
-    """Each conversation decoded when reached, its raw slice dropped once decoded."""
+def _decoded(conversations: list[msgspec.Raw], objects_only: bool = True) -> Iterator[Any]:
+    """Each conversation decoded when reached, its raw slice dropped once decoded. Without
+    `objects_only`, a conversation that is not a JSON object is handed over as it is (the
+    extractor quarantines it: `quarantine.py`)."""
     conversations.reverse()  # pop() from the end, in page order
     while conversations:
         conversation = orjson.loads(memoryview(conversations.pop()))
-        if not isinstance(conversation, dict):
+        if objects_only and not isinstance(conversation, dict):
             kind = type(conversation).__name__
             raise ApiError(f"a results page held a conversation that is not an object: {kind}")
         yield conversation
@@ -157,7 +159,7 @@ class DetailJobs:
                 conversations = page.conversations or []
                 available = parse_timestamp(page.dataAvailabilityDate)
                 del page  # its raw slices live on in `conversations` only until each is decoded
-                on_page(_decoded(conversations), available)
+                on_page(_decoded(conversations, objects_only=False), available)
                 del conversations
             pages += 1
         return pages
