@@ -18,5 +18,6 @@
     {%- for name, column in node.columns.items() -%}
         {%- do columns.append('cast(null as ' ~ (column.data_type or 'text') ~ ') as ' ~ name) -%}
     {%- endfor -%}
-    {{ return('(select ' ~ (columns | join(', ')) ~ ' where 1 = 0)') }}
+    {#- Postgres before 16 wants an alias on a subquery in FROM. -#}
+    {{ return('(select ' ~ (columns | join(', ')) ~ ' where 1 = 0) as empty_' ~ table_name) }}
 {%- endmacro %}
