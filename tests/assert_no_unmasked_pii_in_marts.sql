@@ -46,7 +46,7 @@
 {%- endif %}
 
 {%- if checks %}
-{{ checks | join('\nunion all\n') }}
+    {{ checks | join('\nunion all\n') }}
 {%- else %}
     select
         cast(null as {{ dbt.type_string() }}) as model_column,
