@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 demo: setup
 	$(BIN)/genesys-finance demo
 
-test: setup
+test: setup browser
 	$(BIN)/pytest -q -rs
 
 lint: setup
