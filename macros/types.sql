@@ -26,15 +26,26 @@
 
 
 {#- `expr` (text) as timestamptz when it reads as an ISO-8601 date and time, else NULL, not an
-    error: one oddly typed time in a payload (a number, free text) cannot stop a build. -#}
+    error: one oddly typed or impossible time in a payload (a number, free text, 2024-02-30, year 0,
+    an offset beyond the +-15:59 Postgres accepts) cannot stop a build. The extractor quarantines
+    such payloads (quarantine.py); this is the backstop for rows that reached raw another way. -#}
 {% macro safe_timestamptz(expr) -%}
     {{ return(adapter.dispatch('safe_timestamptz', 'genesys_finance')(expr)) }}
 {%- endmacro %}
 
+{#- Postgres 15 has no try-cast (pg_input_is_valid is 16+): a pattern with the field ranges, then,
+    nested so it runs only on a match (CASE keeps that order), the day against its month's length. -#}
 {% macro postgres__safe_timestamptz(expr) -%}
     case
-        when {{ expr }} ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$'
-            then cast({{ expr }} as {{ genesys_finance.type_timestamptz() }})
+        when {{ expr }} ~ '^(?!0000)[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[T ]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,6})?(Z|[+-](0[0-9]|1[0-5])(:?[0-5][0-9])?)?$'
+            then case
+                when substr({{ expr }}, 9, 2) <= '28'
+                    or cast(substr({{ expr }}, 9, 2) as integer) <= extract(
+                        day from cast(substr({{ expr }}, 1, 7) || '-01' as date)
+                        + interval '1 month' - interval '1 day'
+                    )
+                    then cast({{ expr }} as {{ genesys_finance.type_timestamptz() }})
+            end
     end
 {%- endmacro %}
 

@@ -2,11 +2,12 @@
 
 A conversation is usable when it is a JSON object with a non-empty string `conversationId`, a
 `conversationStart` that is an ISO 8601 UTC time with an offset (as the API writes it), a
-`conversationEnd` that is absent, null or such a time, the masker can walk it, and its masked
-JSON can be stored on both warehouses. Anything else
-goes to `genesys_raw.conversation_quarantine`: job id, position in the job's results (0-based,
-stable across a resumed download), the conversation id when there is one, and the reason. The
-payload itself is never stored: it could hold personal data the masker did not reach.
+`conversationEnd` that is absent, null or such a time, the parts the dbt models require are
+there (`structure_problem`), the masker can walk it, and its masked JSON can be stored on both
+warehouses. Anything else goes to `genesys_raw.conversation_quarantine`: job id, position in
+the job's results (0-based, stable across a resumed download), the conversation id when there
+is one, and the reason. The payload itself is never stored: it could hold personal data the
+masker did not reach.
 
 Counts tie out: conversations received = loaded + quarantined (`ExtractSummary`).
 """
@@ -38,10 +39,21 @@ create table if not exists {TABLE} (
 """
 
 # What Arrow's string->timestamp cast and both warehouses read the same way: a calendar date, a
-# time to at most microseconds, and an explicit offset (a time without one is ambiguous).
+# time to at most microseconds, and an explicit offset (a time without one is ambiguous) that
+# Postgres accepts (it refuses offsets beyond 15:59). fromisoformat then rejects impossible
+# dates (2024-02-30, year 0).
 _ISO_UTC = re.compile(
-    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:\d{2})", re.ASCII
+    r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)",
+    re.ASCII,
 )
+
+# A subset of `_ISO_UTC` that is valid without parsing: days up to 28, years 0002-9998 (so an
+# offset cannot move it out of range). Anything else takes `_time_problem`'s full check.
+_surely_valid = re.compile(
+    r"(?!000[01]|9999)\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])"
+    r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?(?:Z|[+-](?:0\d|1[0-5]):[0-5]\d)",
+    re.ASCII,
+).fullmatch
 
 
 @dataclass(frozen=True)
@@ -52,31 +64,110 @@ class QuarantinedConversation:
     reason: str
 
 
+def _a(value: Any) -> str:
+    """'a str', 'an int': the JSON value's Python type, never the value (personal data)."""
+    name = type(value).__name__
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
 def _time_problem(value: Any, field: str, required: bool) -> str | None:
     if value is None:
         return f"{field} is missing" if required else None
     if not isinstance(value, str):
-        return f"{field} is a {type(value).__name__}, not a time string"
+        return f"{field} is {_a(value)}, not a time string"
     if not _ISO_UTC.fullmatch(value):
         return f"{field} is not an ISO 8601 time with an offset"
     try:
-        datetime.fromisoformat(value)
-    except ValueError:
+        datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError):
         return f"{field} is not a valid date and time"
     return None
+
+
+def _id_problem(value: Any, field: str, seen: set[str]) -> str | None:
+    """An id a model's key is built from: a non-empty string, once per conversation."""
+    if not isinstance(value, str) or not value.strip():
+        return f"{field} is missing or not a non-empty string"
+    if value in seen:
+        return f"{field} repeats an id of the same conversation"
+    seen.add(value)
+    return None
+
+
+def _objects(value: Any, field: str) -> tuple[list[Any], str | None]:
+    """The elements of a list of objects that may be absent (no rows in the models)."""
+    if value is None:
+        return [], None
+    if type(value) is not list:
+        return [], f"{field} is {_a(value)}, not a list"
+    for index, element in enumerate(value):
+        if type(element) is not dict:
+            return [], f"{field}[{index}] is {_a(element)}, not an object"
+    return value, None
+
+
+def structure_problem(conversation: dict[str, Any]) -> str | None:
+    """What the staging models' contracts require and a payload lacks: every participant and
+    session has its own id, every segment a readable start (and a readable end or none: the
+    rating reads durations from them), every metric a name. Absent lists are fine. Without
+    this screen one such conversation fails the whole dbt build (a not-null contract)."""
+    participant_ids: set[str] = set()
+    session_ids: set[str] = set()
+    participants, problem = _objects(conversation.get("participants"), "participants")
+    for p, participant in enumerate(participants):
+        where = f"participants[{p}]"
+        id_ = participant.get("participantId")
+        sessions, listed = _objects(participant.get("sessions"), f"{where}.sessions")
+        problem = problem or _id_problem(id_, f"{where}.participantId", participant_ids) or listed
+        for s, session in enumerate(sessions):
+            problem = problem or _session_problem(session, p, s, session_ids)
+        if problem:
+            return problem
+    return problem
+
+
+def _session_problem(session: dict[str, Any], p: int, s: int, ids: set[str]) -> str | None:
+    # Called for every session of every conversation: the common case (all valid) takes the
+    # fast path, and the field names are only spelled out for a problem.
+    def at(field: str) -> str:
+        return f"participants[{p}].sessions[{s}].{field}"
+
+    problem = _id_problem(session.get("sessionId"), "sessionId", ids)
+    if problem:
+        return at(problem)
+    segments, problem = _objects(session.get("segments"), "segments")
+    for g, segment in enumerate(segments):
+        start, end = segment.get("segmentStart"), segment.get("segmentEnd")
+        start_ok = type(start) is str and _surely_valid(start)
+        if start_ok and (end is None or (type(end) is str and _surely_valid(end))):
+            continue
+        problem = _time_problem(start, f"segments[{g}].segmentStart", required=True)
+        problem = problem or _time_problem(end, f"segments[{g}].segmentEnd", required=False)
+        if problem:
+            break
+    if problem:
+        return at(problem)
+    metrics, problem = _objects(session.get("metrics"), "metrics")
+    for m, metric in enumerate(metrics):
+        if type(metric.get("name")) is not str:
+            problem = f"metrics[{m}].name is missing or not a string"
+            break
+    return at(problem) if problem else None
 
 
 def unusable_reason(conversation: Any) -> str | None:
     """Why a decoded conversation cannot be loaded, or None when it can. The reason never
     quotes a value (it could be personal data)."""
     if not isinstance(conversation, dict):
-        return f"conversation is a {type(conversation).__name__}, not an object"
+        return f"conversation is {_a(conversation)}, not an object"
     conversation_id = conversation.get("conversationId")
     if not isinstance(conversation_id, str) or not conversation_id.strip():
         return "conversationId is missing or not a non-empty string"
-    return _time_problem(
-        conversation.get("conversationStart"), "conversationStart", required=True
-    ) or _time_problem(conversation.get("conversationEnd"), "conversationEnd", required=False)
+    return (
+        _time_problem(conversation.get("conversationStart"), "conversationStart", required=True)
+        or _time_problem(conversation.get("conversationEnd"), "conversationEnd", required=False)
+        or structure_problem(conversation)
+    )
 
 
 def payload_problem(payload: bytes) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -54,9 +55,10 @@ def _admin_connect():  # type: ignore[no-untyped-def]
     return conn
 
 
-@pytest.fixture
-def postgres_database() -> Iterator[PostgresSettings]:
-    """A new, empty PostgreSQL database, dropped after the test."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[PostgresSettings]:
+    """A new, empty PostgreSQL database, dropped on exit (for tests that need several, e.g. one
+    per hypothesis example)."""
     name = f"gf_test_{uuid.uuid4().hex[:12]}"
     conn = _admin_connect()
     conn.cursor().execute(f'create database "{name}"')
@@ -78,6 +80,13 @@ def postgres_database() -> Iterator[PostgresSettings]:
         )
         cur.execute(f'drop database if exists "{name}"')
         conn.close()
+
+
+@pytest.fixture
+def postgres_database() -> Iterator[PostgresSettings]:
+    """A new, empty PostgreSQL database, dropped after the test."""
+    with fresh_postgres_database() as pg:
+        yield pg
 
 
 def make_settings(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -169,6 +170,24 @@ def test_odd_pages_never_crash_and_counts_tie_out(tmp_path_factory: Any, odd: li
 
 # ------------------------------------------------------------------- end to end, both targets
 
+
+def _first(conversation: dict[str, Any], *path: str) -> dict[str, Any]:
+    """The first object down a path of lists (participants, sessions, segments or metrics)."""
+    node = conversation
+    for name in path:
+        node = (node.get(name) or [{}])[0]
+    return node
+
+
+def _segment(conversation: dict[str, Any]) -> dict[str, Any]:
+    return _first(conversation, "participants", "sessions", "segments")
+
+
+def _second_session(conversation: dict[str, Any]) -> dict[str, Any]:
+    """A session of a conversation's second participant (every simulated call has two)."""
+    return conversation["participants"][1]["sessions"][0]
+
+
 QUARANTINED_MUTATIONS = {
     "no_id": lambda c: c.pop("conversationId"),
     "null_id": lambda c: c.update(conversationId=None),
@@ -178,15 +197,22 @@ QUARANTINED_MUTATIONS = {
     "impossible_end": lambda c: c.update(conversationEnd="2024-13-45T10:00:00.000Z"),
     "naive_start": lambda c: c.update(conversationStart="2024-05-02T10:00:00"),
     "nul_char": lambda c: c.update(x_note="a\u0000b"),
+    # What the staging models' contracts need (each failed the dbt build before the screen).
+    "unparseable_segment_start": lambda c: _segment(c).update(segmentStart="soon"),
+    "no_segment_start": lambda c: _segment(c).pop("segmentStart"),
+    "feb_30_segment_start": lambda c: _segment(c).update(segmentStart="2024-02-30T10:00:00Z"),
+    "int_segment_end": lambda c: _segment(c).update(segmentEnd=1714651200000),
+    "offset_16h_segment_end": lambda c: _segment(c).update(
+        segmentEnd="2024-05-02T10:00:00.000+16:00"
+    ),
+    "no_participant_id": lambda c: _first(c, "participants").pop("participantId"),
+    "null_session_id": lambda c: _second_session(c).update(sessionId=None),
+    "repeated_session_id": lambda c: _second_session(c).update(
+        sessionId=_first(c, "participants", "sessions")["sessionId"]
+    ),
+    "session_not_an_object": lambda c: _first(c, "participants")["sessions"].append("x"),
+    "metric_without_name": lambda c: _first(c, "participants", "sessions", "metrics").pop("name"),
 }
-
-
-def _first(conversation: dict[str, Any], *path: str) -> dict[str, Any]:
-    """The first object down a path of lists (participants, sessions, segments or metrics)."""
-    node = conversation
-    for name in path:
-        node = (node.get(name) or [{}])[0]
-    return node
 
 
 LOADED_MUTATIONS = {
@@ -199,11 +225,9 @@ LOADED_MUTATIONS = {
     "text_metric_value": lambda c: _first(c, "participants", "sessions", "metrics").update(
         value="lots"
     ),
-    # (A segment with no usable segmentStart still fails the build: stg_genesys__segments's
-    # contract holds segment_start not null.)
-    "int_segment_end": lambda c: _first(c, "participants", "sessions", "segments").update(
-        segmentEnd=1714651200000
-    ),
+    "unparseable_metric_emit_date": lambda c: _first(
+        c, "participants", "sessions", "metrics"
+    ).update(emitDate="later"),  # read by no model downstream of staging: loads, reads NULL
     "unknown_segment_type": lambda c: _first(c, "participants", "sessions", "segments").update(
         segmentType="x_new_kind"
     ),
@@ -212,27 +236,45 @@ LOADED_MUTATIONS = {
 }
 
 
-def _odd_day(original: Any) -> Any:
-    """The simulator's day, with some served payloads replaced by odd ones (its index of starts
-    and ends is kept, so it still decides which jobs return them)."""
+def _served_day(original: Any, edit: Callable[[list[bytes]], None]) -> Any:
+    """The simulator's day with its served payloads edited in place (its index of starts and
+    ends is kept, so it still decides which jobs return them)."""
 
     def build_day(conversations: list[dict[str, Any]]) -> Any:
         data = original(conversations)
-        mutations = [*QUARANTINED_MUTATIONS.values(), *LOADED_MUTATIONS.values()]
-        for index, mutate in enumerate(mutations[: len(data.payloads)]):
-            conversation = orjson.loads(data.payloads[index])
-            mutate(conversation)
-            data.payloads[index] = orjson.dumps(conversation)
+        edit(data.payloads)
         return data
 
     return build_day
 
 
+def _full_shape(conversation: dict[str, Any]) -> bool:
+    """Two participants with sessions, the first with segments and metrics: every mutation
+    above finds what it changes."""
+    participants = conversation.get("participants") or []
+    return (
+        len(participants) >= 2
+        and all(p.get("sessions") for p in participants[:2])
+        and bool(_first(conversation, "participants", "sessions").get("metrics"))
+    )
+
+
+def _apply_mutations(payloads: list[bytes]) -> None:
+    mutations = [*QUARANTINED_MUTATIONS.values(), *LOADED_MUTATIONS.values()]
+    slots = [i for i, p in enumerate(payloads) if _full_shape(orjson.loads(p))]
+    assert len(slots) >= len(mutations), "the simulated day is too small for the mutations"
+    for index, mutate in zip(slots, mutations, strict=False):
+        conversation = orjson.loads(payloads[index])
+        mutate(conversation)
+        payloads[index] = orjson.dumps(conversation)
+
+
 @pytest.fixture
 def odd_simulator(simulator: StartSimulator, monkeypatch: pytest.MonkeyPatch) -> Any:
-    monkeypatch.setattr(genesys_sim.store, "build_day", _odd_day(genesys_sim.store.build_day))
+    served = _served_day(genesys_sim.store.build_day, _apply_mutations)
+    monkeypatch.setattr(genesys_sim.store, "build_day", served)
     return simulator(
-        start=DAY, end=date(2024, 5, 3), conversations_per_day=30, prewarm=False, job_delay_s=0.1
+        start=DAY, end=date(2024, 5, 3), conversations_per_day=60, prewarm=False, job_delay_s=0.1
     )
 
 
@@ -264,6 +306,9 @@ def test_extract_quarantines_unusable_payloads(odd_simulator: Any, warehouse: Se
     assert any("conversationStart" in r for r in reasons)
     assert any("conversationEnd" in r for r in reasons)
     assert any("NUL" in r for r in reasons)
+    for field in ("segmentStart", "segmentEnd", "participantId", "sessionId", "].name"):
+        assert any(field in r for r in reasons), field
+    assert any(r.endswith("not an object") for r in reasons)
     # The quarantine holds no payload: its only columns are the pointer and the reason.
     columns = query(
         settings,

@@ -105,6 +105,16 @@ renamed as (
         ---------- lineage
         extracted_at
     from typed
+),
+
+-- What the contract requires. The extractor quarantines payloads without it (quarantine.py), so
+-- this drops only parts of rows that reached raw another way (a load older than that screen).
+usable as (
+    select * from renamed
+    where
+        session_id is not null
+        and participant_id is not null
+        and segment_start is not null
 )
 
-{{ select_masked('renamed') }}
+{{ select_masked('usable') }}

@@ -66,6 +66,16 @@ renamed as (
         ---------- lineage
         cast(extracted_at as {{ type_timestamptz() }}) as extracted_at
     from metrics
+),
+
+-- What the contract requires. The extractor quarantines payloads without it (quarantine.py), so
+-- this drops only parts of rows that reached raw another way (a load older than that screen).
+usable as (
+    select * from renamed
+    where
+        session_id is not null
+        and participant_id is not null
+        and metric_name is not null
 )
 
-{{ select_masked('renamed') }}
+{{ select_masked('usable') }}
