@@ -38,6 +38,7 @@ from genesys_finance.planner import Interval
 from genesys_finance.progress import Progress
 from genesys_finance.quarantine import QuarantinedConversation, screened
 from genesys_finance.spool import PageSpool, SpoolClosed, SpooledPage
+from genesys_finance.tempdirs import working_folder_problem
 
 log = logging.getLogger("genesys_finance.extract")
 
@@ -236,10 +237,12 @@ class JobRunner:
         except BaseException as exc:
             with self._failure_lock:
                 if self._failure is None:
+                    # (The wrapper is raised `from None` on the main thread: the message
+                    # itself must say when the working folder is to blame.)
                     self._failure = (
                         exc
                         if isinstance(exc, ExtractError)
-                        else ExtractError(f"{interval.label}: {exc}")
+                        else ExtractError(f"{interval.label}: {working_folder_problem(exc) or exc}")
                     )
             self._stop.set()
 

@@ -52,8 +52,9 @@ from genesys_finance.planner import (
 )
 from genesys_finance.quarantine import QuarantineTable
 from genesys_finance.resources import conversations_resource, dimension_resource
-from genesys_finance.settings import RAW_SCHEMA, Settings
+from genesys_finance.settings import RAW_SCHEMA, ConfigError, Settings
 from genesys_finance.spool import PageSpool
+from genesys_finance.tempdirs import working_folder_problem
 from genesys_finance.warehouse import warehouse_for
 
 if TYPE_CHECKING:
@@ -221,6 +222,24 @@ def run_extract(
     """Extract `[start, end)` (or incrementally, without dates) into `genesys_raw`: the dlt
     resources of `resources.py`, one load for the dimensions, then one per batch of pages."""
     options = options or ExtractOptions()
+    try:
+        return _run_extract(settings, start, end, options, now)
+    except ConfigError:
+        raise
+    except Exception as exc:  # a full or unwritable working folder mid-run: say so
+        problem = working_folder_problem(exc)
+        if problem is None:
+            raise
+        raise ExtractError(problem) from exc
+
+
+def _run_extract(
+    settings: Settings,
+    start: date | None,
+    end: date | None,
+    options: ExtractOptions,
+    now: datetime | None,
+) -> ExtractSummary:
     warehouse = warehouse_for(settings)
     with ExitStack() as stack:
         stack.enter_context(warehouse.run_lock(options.lock_wait_s))

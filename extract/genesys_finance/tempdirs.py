@@ -3,10 +3,15 @@
 A run removes its own directories when it ends; after a kill -9 they stay, so every new run
 first deletes the directories of the same kind whose owning process is gone (the owner's pid
 is part of the name). They only ever hold masked data.
+
+The system temporary directory (`TMPDIR`) is the run's working folder: when it cannot be
+written (permissions, a full disk, a quota, a file size limit), the error names it and says
+what to do (`working_folder_problem`), whether at the start or in the middle of a run.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -15,10 +20,18 @@ from pathlib import Path
 from genesys_finance.settings import ConfigError
 
 
+def working_folder() -> Path:
+    """`TMPDIR` when it is set: the operator's choice, used or refused with a clear error, never
+    silently swapped for /tmp as `tempfile.gettempdir()` does with an unwritable one. Else the
+    system temporary directory."""
+    chosen = os.environ.get("TMPDIR")
+    return Path(chosen) if chosen else Path(tempfile.gettempdir())
+
+
 def run_tempdir(kind: str, parent: str | None = None) -> Path:
     """A new directory `genesys-finance-<kind>-<pid>-<random>` (mode 0700) under `parent`
-    (default: the system temporary directory), after sweeping stale ones of the same kind."""
-    root = Path(parent or tempfile.gettempdir())
+    (default: the working folder), after sweeping stale ones of the same kind."""
+    root = Path(parent) if parent else working_folder()
     prefix = f"genesys-finance-{kind}-"
     try:
         for stale in root.glob(f"{prefix}*"):
@@ -28,10 +41,48 @@ def run_tempdir(kind: str, parent: str | None = None) -> Path:
         return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=root))
     except OSError as exc:
         # Before any data is fetched: a clear message, and nothing to lose.
-        raise ConfigError(
-            f"the working folder {root} cannot hold the run's temporary files "
-            f"({exc.strerror or exc}); point TMPDIR at a writable folder with free space"
-        ) from exc
+        raise ConfigError(_message(root, exc)) from exc
+
+
+# What a full or unwritable working folder raises (ENOTDIR: a file where it should be).
+_FOLDER_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EDQUOT,
+        errno.EFBIG,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENOTDIR,
+    }
+)
+RESUME_HINT = "then run the same command again: what was loaded stays, the job ledger resumes"
+
+
+def _message(root: Path, exc: OSError) -> str:
+    return (
+        f"the working folder {root} cannot hold the run's temporary files "
+        f"({exc.strerror or exc}); free space or allow writing there, or point TMPDIR at a "
+        f"writable folder with free space; {RESUME_HINT}"
+    )
+
+
+def working_folder_problem(exc: BaseException) -> str | None:
+    """A clear message when `exc`, or an error it wraps (a worker's, dlt's), is the working
+    folder refusing a write; None otherwise (an error naming another file is not blamed on
+    the working folder: the DuckDB file's disk, say)."""
+    root = working_folder()
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _FOLDER_ERRNOS:
+            filename = current.filename
+            if filename is None or Path(os.fsdecode(filename)).is_relative_to(root):
+                return _message(root, current)
+            return None
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _alive(pid: int) -> bool:

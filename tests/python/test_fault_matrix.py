@@ -4,7 +4,6 @@ the database's connections cut mid-load (Postgres: `pg_terminate_backend`)."""
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
 from datetime import date
@@ -42,12 +41,12 @@ def test_unusable_working_folder_is_named_and_nothing_is_lost(
     )
     blocked = tmp_path / "work"
     blocked.write_text("a file where the working folder should be")
-    monkeypatch.setattr(tempfile, "tempdir", str(blocked))
+    monkeypatch.setenv("TMPDIR", str(blocked))
     with pytest.raises(ConfigError, match="TMPDIR") as failure:
         run_extract(settings, START, END, OPTIONS)
     assert f"working folder {blocked} cannot hold" in str(failure.value)
 
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
     run_extract(settings, START, END, OPTIONS)
     assert_exact(settings, expected_conversations(sim, settings, START, END))
     assert {row["state"] for row in ledger_rows(settings)} <= {"downloaded", "failed", "expired"}
