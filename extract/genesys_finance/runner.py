@@ -226,8 +226,8 @@ def run_extract(
         return _run_extract(settings, start, end, options, now)
     except ConfigError:
         raise
-    except Exception as exc:  # a full or unwritable working folder mid-run: say so
-        problem = working_folder_problem(exc)
+    except Exception as exc:  # the working folder or the database failing mid-run: say so
+        problem = working_folder_problem(exc) or warehouse_for(settings).connection_lost(exc)
         if problem is None:
             raise
         raise ExtractError(problem) from exc

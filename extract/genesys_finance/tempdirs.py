@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from genesys_finance.failures import RESUME_HINT, chain
 from genesys_finance.settings import ConfigError
 
 
@@ -56,14 +57,13 @@ _FOLDER_ERRNOS = frozenset(
         errno.ENOTDIR,
     }
 )
-RESUME_HINT = "then run the same command again: what was loaded stays, the job ledger resumes"
 
 
 def _message(root: Path, exc: OSError) -> str:
     return (
         f"the working folder {root} cannot hold the run's temporary files "
         f"({exc.strerror or exc}); free space or allow writing there, or point TMPDIR at a "
-        f"writable folder with free space; {RESUME_HINT}"
+        f"writable folder with free space; then {RESUME_HINT}"
     )
 
 
@@ -72,16 +72,12 @@ def working_folder_problem(exc: BaseException) -> str | None:
     folder refusing a write; None otherwise (an error naming another file is not blamed on
     the working folder: the DuckDB file's disk, say)."""
     root = working_folder()
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _FOLDER_ERRNOS:
-            filename = current.filename
+    for error in chain(exc):
+        if isinstance(error, OSError) and error.errno in _FOLDER_ERRNOS:
+            filename = error.filename
             if filename is None or Path(os.fsdecode(filename)).is_relative_to(root):
-                return _message(root, current)
+                return _message(root, error)
             return None
-        current = current.__cause__ or current.__context__
     return None
 
 

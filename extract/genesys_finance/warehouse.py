@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from genesys_finance import runlock
+from genesys_finance.failures import RESUME_HINT, chain
 from genesys_finance.loadfiles import LoadFileFormat
 from genesys_finance.settings import Settings
 
@@ -54,6 +55,11 @@ class Warehouse(ABC):
     def load_error_hint(self, exc: BaseException) -> str:
         """Advice appended to a failed load's message ("" when there is none)."""
         return ""
+
+    def connection_lost(self, exc: BaseException) -> str | None:
+        """A clear message when `exc` (or an error it wraps) is the database going away mid-run
+        (a restart, a failover, a cut connection); None otherwise."""
+        return None
 
     @abstractmethod
     def run_lock(self, wait_s: float = runlock.DEFAULT_WAIT_S) -> AbstractContextManager[None]:
@@ -155,6 +161,21 @@ class PostgresWarehouse(Warehouse):
 
     def payload_destination(self, conn: Any) -> Any:
         return self.dlt_destination(self.payload_options(conn))
+
+    def connection_lost(self, exc: BaseException) -> str | None:
+        import psycopg2
+
+        for error in chain(exc):
+            # OperationalError: the server closed or refused the connection; InterfaceError:
+            # the run then used a connection that was already closed.
+            if isinstance(error, (psycopg2.OperationalError, psycopg2.InterfaceError)):
+                pg = self.settings.postgres
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                return (
+                    f"the connection to Postgres {pg.host}:{pg.port}/{pg.database} was lost "
+                    f"({reason}); once the database is back, {RESUME_HINT}"
+                )
+        return None
 
     def run_lock(self, wait_s: float = runlock.DEFAULT_WAIT_S) -> AbstractContextManager[None]:
         pg = self.settings.postgres

@@ -1,20 +1,27 @@
 """Faults `test_extract_faults.py` does not cover, each followed by a run that completes with
-exactly the data of a clean run: an unusable working folder (the pipeline's temporary files);
-the database's connections cut mid-load (Postgres: `pg_terminate_backend`)."""
+exactly the data of a clean run: an unusable working folder (the pipeline's temporary files;
+`test_working_folder.py` fills one and locks one); the database's connections cut mid-load
+(Postgres: `pg_terminate_backend` on the shared server); the database server stopped mid-load
+and started again (a private Postgres server of the test's own, `private_postgres.py`)."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from conftest import make_settings
 from genesys_finance.api.http import RetryPolicy
+from genesys_finance.extraction import ExtractError
 from genesys_finance.runner import ExtractOptions, run_extract
 from genesys_finance.settings import ConfigError, Settings
 from genesys_finance.warehouse import query
+from private_postgres import private_postgres
 from sim_fixtures import StartSimulator, request_log
 from test_extract_support import (
     YEAR_SIM,
@@ -81,27 +88,24 @@ def _loaded(settings: Settings) -> int:
         return 0
 
 
-@pytest.mark.parametrize("target", ["postgres"], indirect=True)
-def test_database_connections_cut_mid_load_then_rerun_is_exact(
-    simulator: StartSimulator, warehouse: Settings
-) -> None:
-    sim = simulator(**YEAR_SIM)
-    settings = Settings(
-        **{**warehouse.__dict__, "api_url": sim.base_url, "login_url": sim.base_url}
-    )
-    options = ExtractOptions(
-        poll_initial_s=0.05,
-        quiet=True,
-        page_size=50,
-        commit_every=100,  # many small loads, so the cut lands between and inside them
-        skip_dimensions=True,
-        max_parallel_jobs=2,
-    )
+CUT_OPTIONS = ExtractOptions(
+    poll_initial_s=0.05,
+    quiet=True,
+    page_size=50,
+    commit_every=100,  # many small loads, so the fault lands between and inside them
+    skip_dimensions=True,
+    max_parallel_jobs=2,
+)
+
+
+def _fault_mid_load(settings: Settings, fault: Callable[[], None]) -> None:
+    """Start a quarter's extraction, apply `fault` once the first rows have landed, and check
+    the run fails (it must not report success) saying what happened and what to do."""
     failure: list[BaseException] = []
 
     def extract() -> None:
         try:
-            run_extract(settings, YEAR_START, CUT_END, options)
+            run_extract(settings, YEAR_START, CUT_END, CUT_OPTIONS)
         except BaseException as exc:
             failure.append(exc)
 
@@ -110,15 +114,63 @@ def test_database_connections_cut_mid_load_then_rerun_is_exact(
     deadline = time.monotonic() + 120
     while _loaded(settings) == 0 and worker.is_alive() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert worker.is_alive(), "the run ended before the cut"
-    assert _terminate_backends(settings) >= 1
+    assert worker.is_alive(), "the run ended before the fault"
+    fault()
     worker.join(timeout=300)
     assert not worker.is_alive()
-    assert failure, "a run whose connections were cut must not report success"
+    assert failure, "a run whose database went away must not report success"
+    assert isinstance(failure[0], ExtractError), repr(failure[0])
+    message = str(failure[0])
+    assert f"connection to Postgres {settings.postgres.host}:{settings.postgres.port}" in message
+    assert "was lost" in message and "run the same command again" in message
 
-    summary = run_extract(settings, YEAR_START, CUT_END, options)
+
+@pytest.mark.parametrize("target", ["postgres"], indirect=True)
+def test_database_connections_cut_mid_load_then_rerun_is_exact(
+    simulator: StartSimulator, warehouse: Settings
+) -> None:
+    sim = simulator(**YEAR_SIM)
+    settings = Settings(
+        **{**warehouse.__dict__, "api_url": sim.base_url, "login_url": sim.base_url}
+    )
+    _fault_mid_load(settings, lambda: _assert_cut(settings))
+
+    summary = run_extract(settings, YEAR_START, CUT_END, CUT_OPTIONS)
     assert summary.intervals_already_complete < summary.intervals
     assert_exact(settings, expected_conversations(sim, settings, YEAR_START, CUT_END))
+
+
+def _assert_cut(settings: Settings) -> None:
+    assert _terminate_backends(settings) >= 1
+
+
+def test_postgres_stopped_mid_load_and_restarted_then_rerun_is_exact(
+    simulator: StartSimulator, tmp_path: Path
+) -> None:
+    if os.geteuid() != 0:  # the private server runs as `postgres`
+        pytest.fail("a private Postgres server needs root to start as the postgres user")
+    sim = simulator(**YEAR_SIM)
+    with private_postgres() as server:
+        settings = Settings(
+            **{
+                **make_settings("postgres", tmp_path, server.settings).__dict__,
+                "api_url": sim.base_url,
+                "login_url": sim.base_url,
+            }
+        )
+        stopped_at: list[float] = []
+
+        def stop() -> None:
+            server.stop()
+            stopped_at.append(time.monotonic())
+
+        _fault_mid_load(settings, stop)
+        server.start()  # back after the run gave up; crash recovery on the way
+
+        summary = run_extract(settings, YEAR_START, CUT_END, CUT_OPTIONS)
+        assert summary.intervals_already_complete < summary.intervals
+        assert_exact(settings, expected_conversations(sim, settings, YEAR_START, CUT_END))
+        assert stopped_at
 
 
 # The issue's rates, all at once (test_extract_faults.py runs other rates over a year): tokens
