@@ -25,9 +25,9 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
-from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -162,9 +162,7 @@ def main() -> int:
         return chaos(args, rng, Path(tmp), databases)
 
 
-def chaos(
-    args: argparse.Namespace, rng: random.Random, work: Path, databases: list[str]
-) -> int:
+def chaos(args: argparse.Namespace, rng: random.Random, work: Path, databases: list[str]) -> int:
     log_path = work / "requests.jsonl"
     sim = start_simulator(
         SimulatorConfig(
@@ -182,8 +180,7 @@ def chaos(
     try:
         command = extract_command(args.start, args.end)
         clean_env, env = (
-            env_for(sim.base_url, args.target, work / f"{name}.duckdb", name)
-            for name in databases
+            env_for(sim.base_url, args.target, work / f"{name}.duckdb", name) for name in databases
         )
         clean_db, chaos_db = Settings.from_env(clean_env), Settings.from_env(env)
         began = time.monotonic()
