@@ -90,7 +90,9 @@ def test_secrets_never_appear(
     monkeypatch.setattr(TokenStore, "issue", recording_issue)
     run_tmp = tmp_path / "tmp"
     run_tmp.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(run_tmp))  # the run's spool and dlt folders
+    # The run's spool and dlt folders (TMPDIR: the working folder); tempfile's too, for dbt's.
+    monkeypatch.setenv("TMPDIR", str(run_tmp))
+    monkeypatch.setattr(tempfile, "tempdir", str(run_tmp))
     sim = simulator(
         start=START, end=END, conversations_per_day=10, client_secret=CLIENT_SECRET,
         token_lifetime_s=3,
