@@ -93,8 +93,8 @@ def test_jobs_command_shows_each_jobs_filters(
     filtered = next(line for line in lines if line.startswith("filtered-job"))
     column = lines[0].index("filters")
     assert plain[column:].split()[0] == UNFILTERED
-    assert (
+    assert filtered[column:].split("  ")[0] == (
         "conversation originatingDirection=inbound; segment queueId exists; "
         "segment mediaType=email|voice"
-    ) == filtered[column:].split("  ")[0]
+    )
     assert describe_filter_key("not json") == "not json"  # an unreadable key is shown as is

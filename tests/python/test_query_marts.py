@@ -84,7 +84,7 @@ def test_marts_alone_and_joined_read_as_built(
         monkeypatch.setenv(name, value)
 
     # Before any build: a clear error naming the command that builds the marts, no API call.
-    with pytest.raises(QueryError, match="not built.*genesys-finance build"):
+    with pytest.raises(QueryError, match=r"not built.*genesys-finance build"):
         _query(settings, LEG_COSTS, tmp_path)
     assert request_log(sim) == []
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import duckdb
 import pytest
 import sqlglot
 from hypothesis import HealthCheck, given, settings
@@ -82,6 +83,21 @@ def test_injection_through_a_literal_stays_a_literal() -> None:
         assert len(statements) == 1 and isinstance(statements[0], exp.Select)
         literals = [lit.this for lit in statements[0].find_all(exp.Literal)]
         assert "x'; drop table t; --" in literals
+
+
+def test_injection_through_a_quoted_identifier_stays_an_identifier() -> None:
+    evil = 'x"; drop table genesys_raw.conversations; --'
+    quoted = evil.replace('"', '""')
+    parsed = parse_query(f'select "{quoted}" from genesys.conversations as "c"" ;" where {RANGE}')
+    for dialect in ("duckdb", "postgres"):
+        generated = rewrite_for_warehouse(parsed, dialect)
+        statements = sqlglot.parse(generated, read=dialect)
+        assert len(statements) == 1 and isinstance(statements[0], exp.Select), generated
+        assert evil in [c.name for c in statements[0].find_all(exp.Column)]
+        if dialect == "duckdb":
+            assert [s.type for s in duckdb.extract_statements(generated)] == [
+                duckdb.StatementType.SELECT
+            ]
 
 
 def test_marts_are_readable() -> None:
@@ -253,6 +269,9 @@ def test_fuzz_only_read_only_selects_over_allowed_relations(
         return
     for dialect in ("duckdb", "postgres"):
         generated = rewrite_for_warehouse(parsed, dialect)
+        if dialect == "duckdb":  # DuckDB's own parser agrees: one SELECT
+            (statement,) = duckdb.extract_statements(generated)
+            assert statement.type == duckdb.StatementType.SELECT, generated
         statements = sqlglot.parse(generated, read=dialect)
         assert len(statements) == 1, generated
         tree = statements[0]

@@ -459,7 +459,8 @@ def _detail(
             requests += client.stats.requests
             client.close()
         capped = fetch_chunks_for(plan.time_range, availability)
-        if not capped or capped[-1].end < plan.chunks[-1].end:
+        cut = not capped or capped[-1].end < plan.chunks[-1].end
+        if cut and _watermark_note(availability) not in notes:  # a fallback may have said it
             notes.append(_watermark_note(availability))
         plan.chunks = capped
         plan.complete = _complete_chunks(settings, capped, plan.pushdown)
