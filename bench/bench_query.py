@@ -16,6 +16,9 @@ average is printed beside each figure (the machine is shared).
 The simulator runs in its own process (a spawned child) so that generating and serving pages
 does not share the GIL with the extractor, and its day cache is sized to hold the whole year.
 
+`--warm-only WAREHOUSE` repeats the queries on a warehouse kept by `--keep` (no simulator: the
+API URL points at a closed port, so any call would fail the run).
+
 Targets (issue #14): the aggregates route uses >= 10x fewer calls than the naive plan; a warm
 repeat of any query makes zero job calls and answers in < 2 s on DuckDB at 1,000,000
 conversations.
@@ -152,6 +155,43 @@ def _timed(
     return row, result
 
 
+def warm_only(path: Path, repeats: int) -> None:
+    """Every query of the benchmark, repeated on a loaded warehouse, with no API reachable."""
+    settings = Settings(
+        api_url="http://127.0.0.1:9",
+        login_url="http://127.0.0.1:9",
+        client_id="none",
+        client_secret="none",
+        target="duckdb",
+        duckdb_path=path,
+        hmac_key=b"bench-hmac",
+    )
+    offline = QueryOptions(offline=True)
+    queue = run_query(
+        settings,
+        f"select queue_id, count(*) as n from genesys.segments where {RANGE} "
+        "and queue_id is not null group by 1 order by 2 desc, 1 limit 1",
+        offline,
+    ).table.to_pylist()[0]["queue_id"]
+    print(f"{'query':<44} {'route':>8} {'wall s (each run)':<36} {'calls':>5} {'load1':>10}")
+    for label, sql in (
+        ("sessions per media", DETAIL_SQL),
+        ("participants x sessions", JOIN_SQL),
+        ("segments of one queue (pushed filter)", QUEUE_SQL.format(queue=queue)),
+        ("daily tHandle (aggregable)", AGGREGATE_SQL),
+    ):
+        before = _load1()
+        results = []
+        for _ in range(repeats):
+            t0 = time.monotonic()
+            result = run_query(settings, sql, QueryOptions())
+            results.append((time.monotonic() - t0, result))
+        seconds = " ".join(f"{s:.2f}" for s, _ in results)
+        calls = sum(r.api_requests for _, r in results)
+        route = results[-1][1].route
+        print(f"{label:<44} {route:>8} {seconds:<36} {calls:>5} {before:>4}-{_load1():<4}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--conversations-per-day", type=int, default=30)
@@ -160,9 +200,15 @@ def main() -> None:
     parser.add_argument(
         "--keep", type=Path, help="copy the loaded warehouse here (EXPLAIN ANALYZE afterwards)"
     )
+    parser.add_argument(
+        "--warm-only", type=Path, metavar="WAREHOUSE", help="only the warm repeats, on this file"
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "bench_query.jsonl")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.warm_only:
+        warm_only(args.warm_only, args.warm_repeats)
+        return
     from genesys_sim.config import SimulatorConfig
 
     rows: list[Row] = []

@@ -100,6 +100,34 @@ def test_injection_through_a_quoted_identifier_stays_an_identifier() -> None:
             ]
 
 
+JOINED = (
+    "select {select} from genesys.participants p join genesys.sessions s "
+    "on s.conversation_id = p.conversation_id {using}where p.conversation_start >= '2024-05-01' "
+    "and p.conversation_start < '2024-05-02'"
+)
+
+
+@pytest.mark.parametrize(
+    ("select", "using", "sessions_timed"),
+    [
+        ("p.purpose, s.media_type", "", False),
+        ("s.conversation_start", "", True),
+        ("s.*", "", True),
+        ("*", "", True),
+        ("s", "", True),
+        ("count(*)", "and s.session_id is not null ", False),
+    ],
+)
+def test_a_child_table_joins_conversations_only_when_its_start_is_read(
+    select: str, using: str, sessions_timed: bool
+) -> None:
+    parsed = parse_query(JOINED.format(select=select, using=using))
+    generated = sqlglot.parse_one(rewrite_for_warehouse(parsed, "duckdb"), read="duckdb")
+    relations = {t.alias_or_name: t for t in generated.find_all(exp.Table)}
+    assert "p" not in relations  # participants' start is read: a subquery with the join
+    assert ("s" in relations) is not sessions_timed
+
+
 def test_marts_are_readable() -> None:
     parsed = parse_query("select * from finance.fct_conversation_costs")
     assert parsed.marts == {"fct_conversation_costs"}

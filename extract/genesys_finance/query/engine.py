@@ -143,6 +143,13 @@ def plan_query(settings: Settings, sql: str, options: QueryOptions | None = None
         reason = "detail route forced"
     chunks = fetch_chunks_for(rng)
     complete = _complete_chunks(settings, chunks, pushdown) if found else []
+    if aggregate is not None and options.route == "auto" and chunks and complete == chunks:
+        # No call at all is cheaper than one per span; the tests prove both give one answer.
+        aggregate = None
+        reason = (
+            "the warehouse holds the whole range complete: answered from it with no API call "
+            "(the aggregates endpoint would answer the same)"
+        )
     # Every staging virtual table at once (one dbt run keeps them all current, so a later query
     # on another table needs none); the intermediate one only when read.
     models = list(FLATTENED_MODELS)
