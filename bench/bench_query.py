@@ -31,6 +31,7 @@ import json
 import logging
 import multiprocessing as mp
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -173,7 +174,10 @@ def warm_only(path: Path, repeats: int) -> None:
         "and queue_id is not null group by 1 order by 2 desc, 1 limit 1",
         offline,
     ).table.to_pylist()[0]["queue_id"]
-    print(f"{'query':<44} {'route':>8} {'wall s (each run)':<36} {'calls':>5} {'load1':>10}")
+    print(
+        f"{'query':<40} {'route':>7} {'wall s (each run)':<30} {'CPU s (each run)':<30} "
+        f"{'calls':>5} {'load1':>10}"
+    )
     for label, sql in (
         ("sessions per media", DETAIL_SQL),
         ("participants x sessions", JOIN_SQL),
@@ -182,14 +186,26 @@ def warm_only(path: Path, repeats: int) -> None:
     ):
         before = _load1()
         results = []
+        cpu: list[float] = []
         for _ in range(repeats):
-            t0 = time.monotonic()
+            t0, c0 = time.monotonic(), _cpu()
             result = run_query(settings, sql, QueryOptions())
             results.append((time.monotonic() - t0, result))
+            cpu.append(_cpu() - c0)
         seconds = " ".join(f"{s:.2f}" for s, _ in results)
+        cpu_s = " ".join(f"{c:.2f}" for c in cpu)
         calls = sum(r.api_requests for _, r in results)
         route = results[-1][1].route
-        print(f"{label:<44} {route:>8} {seconds:<36} {calls:>5} {before:>4}-{_load1():<4}")
+        print(
+            f"{label:<40} {route:>7} {seconds:<30} {cpu_s:<30} {calls:>5} {before:>4}-{_load1():<4}"
+        )
+
+
+def _cpu() -> float:
+    """CPU seconds of this process (DuckDB's threads included): steadier than wall time on a
+    shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
