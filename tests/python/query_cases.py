@@ -129,6 +129,15 @@ CASES: list[Case] = [
         "detail",
     ),
     Case(
+        "participants x sessions, the range on one side only",
+        "select p.purpose, s.media_type, count(*) as n from genesys.participants p "
+        "join genesys.sessions s on s.conversation_id = p.conversation_id "
+        "and s.participant_id = p.participant_id "
+        f"where p.{R.replace('and conversation_start', 'and p.conversation_start')} "
+        "group by 1, 2 order by 1, 2",
+        "detail",
+    ),
+    Case(
         "a filter inside a CTE is pushed (the only scope)",
         f"with q as (select * from genesys.segments where {R} and segment_type = 'interact') "
         "select count(*) as n from q",

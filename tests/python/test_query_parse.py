@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import duckdb
 import pytest
 import sqlglot
 from hypothesis import HealthCheck, given, settings
@@ -82,6 +83,49 @@ def test_injection_through_a_literal_stays_a_literal() -> None:
         assert len(statements) == 1 and isinstance(statements[0], exp.Select)
         literals = [lit.this for lit in statements[0].find_all(exp.Literal)]
         assert "x'; drop table t; --" in literals
+
+
+def test_injection_through_a_quoted_identifier_stays_an_identifier() -> None:
+    evil = 'x"; drop table genesys_raw.conversations; --'
+    quoted = evil.replace('"', '""')
+    parsed = parse_query(f'select "{quoted}" from genesys.conversations as "c"" ;" where {RANGE}')
+    for dialect in ("duckdb", "postgres"):
+        generated = rewrite_for_warehouse(parsed, dialect)
+        statements = sqlglot.parse(generated, read=dialect)
+        assert len(statements) == 1 and isinstance(statements[0], exp.Select), generated
+        assert evil in [c.name for c in statements[0].find_all(exp.Column)]
+        if dialect == "duckdb":
+            assert [s.type for s in duckdb.extract_statements(generated)] == [
+                duckdb.StatementType.SELECT
+            ]
+
+
+JOINED = (
+    "select {select} from genesys.participants p join genesys.sessions s "
+    "on s.conversation_id = p.conversation_id {using}where p.conversation_start >= '2024-05-01' "
+    "and p.conversation_start < '2024-05-02'"
+)
+
+
+@pytest.mark.parametrize(
+    ("select", "using", "sessions_timed"),
+    [
+        ("p.purpose, s.media_type", "", False),
+        ("s.conversation_start", "", True),
+        ("s.*", "", True),
+        ("*", "", True),
+        ("s", "", True),
+        ("count(*)", "and s.session_id is not null ", False),
+    ],
+)
+def test_a_child_table_joins_conversations_only_when_its_start_is_read(
+    select: str, using: str, sessions_timed: bool
+) -> None:
+    parsed = parse_query(JOINED.format(select=select, using=using))
+    generated = sqlglot.parse_one(rewrite_for_warehouse(parsed, "duckdb"), read="duckdb")
+    relations = {t.alias_or_name: t for t in generated.find_all(exp.Table)}
+    assert "p" not in relations  # participants' start is read: a subquery with the join
+    assert ("s" in relations) is not sessions_timed
 
 
 def test_marts_are_readable() -> None:
@@ -253,6 +297,9 @@ def test_fuzz_only_read_only_selects_over_allowed_relations(
         return
     for dialect in ("duckdb", "postgres"):
         generated = rewrite_for_warehouse(parsed, dialect)
+        if dialect == "duckdb":  # DuckDB's own parser agrees: one SELECT
+            (statement,) = duckdb.extract_statements(generated)
+            assert statement.type == duckdb.StatementType.SELECT, generated
         statements = sqlglot.parse(generated, read=dialect)
         assert len(statements) == 1, generated
         tree = statements[0]

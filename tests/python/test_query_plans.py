@@ -243,3 +243,30 @@ def test_explain_names_pushed_and_local_predicates(tmp_path: Path) -> None:
     assert "media_type = 'voice'" in pushed and "edge_id" not in pushed
     assert "edge_id LIKE 'e%'" in local
     assert '"segmentFilters": [{"type": "and", "predicates": [{"type": "dimension", ' in text
+
+
+def test_explain_of_a_mart_query_says_it_is_read_as_built(tmp_path: Path) -> None:
+    settings = make_settings("duckdb", tmp_path)
+    sql = (
+        "select f.carrier, count(*) from finance.fct_voice_leg_costs f "
+        "join genesys.sessions s on s.conversation_id = f.conversation_id "
+        "where s.conversation_start >= '2024-05-01' and s.conversation_start < '2024-05-03' "
+        "and s.media_type = 'voice' group by 1"
+    )
+    plan = plan_query(settings, sql)
+    assert plan.parsed.marts == {"fct_voice_leg_costs"}
+    assert not plan.pushdown.filters, "a SELECT reading a mart pushes nothing down"
+    assert [c.label for c in plan.mart_missing] == ["2024-05-01/2024-05-03"]
+    text = explain(settings, plan)
+    assert "read as `genesys-finance build` last built them" in text
+    assert "never extracted, so not in the marts: 2024-05-01/2024-05-03" in text
+
+
+def test_every_pushable_column_is_a_filter_dimension_of_the_reference() -> None:
+    from genesys_finance.query.catalog import PUSHABLE
+
+    for column, pushable in PUSHABLE.items():
+        allowed = (
+            CONVERSATION_DIMENSIONS if pushable.filter == "conversation" else SEGMENT_DIMENSIONS
+        )
+        assert pushable.dimension in allowed, column

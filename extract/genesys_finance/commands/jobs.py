@@ -1,11 +1,29 @@
-"""`genesys-finance jobs`: the extract job ledger as a table."""
+"""`genesys-finance jobs`: the extract job ledger as a table.
+
+The `filters` column tells the query layer's filtered jobs (pushed-down predicates, recorded in
+the ledger's `filter_key`) from plain extraction jobs (`-`): a filtered job holds only part of
+its interval.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 from collections.abc import Sequence
+from typing import Any
 
-HEADERS = ("job_id", "interval", "state", "attempt", "pages", "conversations", "updated", "error")
+HEADERS = (
+    "job_id",
+    "interval",
+    "state",
+    "attempt",
+    "pages",
+    "conversations",
+    "filters",
+    "updated",
+    "error",
+)
+UNFILTERED = "-"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
             str(job.attempt),
             str(job.pages),
             str(job.conversations),
+            describe_filter_key(job.filter_key),
             job.updated_at.strftime("%Y-%m-%d %H:%M:%SZ"),
             (job.error or "")[:60],
         )
@@ -40,6 +59,42 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(HEADERS, rows))
     print(f"{len(rows)} jobs")
     return 0
+
+
+def describe_filter_key(key: str | None) -> str:
+    """`segment mediaType=voice|email; conversation originatingDirection=inbound` for the
+    canonical JSON of a job's filters; `-` for a plain extraction job. A key this code cannot
+    read is shown as it is (never dropped: it is what tells the job apart)."""
+    if key is None:
+        return UNFILTERED
+    try:
+        body = json.loads(key)
+        parts = [
+            f"{kind} {_describe_filter(spec)}"
+            for field, kind in (
+                ("conversationFilters", "conversation"),
+                ("segmentFilters", "segment"),
+            )
+            for spec in body.get(field) or ()
+        ]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return key
+    return "; ".join(parts) or key
+
+
+def _describe_filter(spec: dict[str, Any]) -> str:
+    """One filter: `mediaType=voice|email` for an OR of one dimension's values, else its
+    predicates joined by ` and ` / ` or `."""
+    predicates = spec["predicates"]
+    words = [
+        f"{p['dimension']} exists" if p.get("operator") == "exists" else None for p in predicates
+    ]
+    dimensions = {p["dimension"] for p in predicates}
+    if spec.get("type") == "or" and len(dimensions) == 1 and not any(words):
+        return f"{predicates[0]['dimension']}=" + "|".join(str(p["value"]) for p in predicates)
+    return f" {spec.get('type', 'and')} ".join(
+        word or f"{p['dimension']}={p['value']}" for word, p in zip(words, predicates, strict=True)
+    )
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:

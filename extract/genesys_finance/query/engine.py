@@ -21,6 +21,7 @@ from genesys_finance.ledger import DOWNLOADED
 from genesys_finance.ledger import TABLE as LEDGER_TABLE
 from genesys_finance.planner import Interval, floor_to_second, split_interval
 from genesys_finance.query import aggregates as agg
+from genesys_finance.query import marts
 from genesys_finance.query.catalog import FLATTENED_MODELS, VIRTUAL_TABLES
 from genesys_finance.query.fetch import job_body
 from genesys_finance.query.parse import (
@@ -29,7 +30,13 @@ from genesys_finance.query.parse import (
     parse_query,
     rewrite_for_warehouse,
 )
-from genesys_finance.query.pushdown import Pushdown, Scope, plan_pushdown, scopes
+from genesys_finance.query.pushdown import (
+    Pushdown,
+    PushedFilters,
+    Scope,
+    plan_pushdown,
+    scopes,
+)
 from genesys_finance.query.timerange import TimeRange, time_range, union
 from genesys_finance.settings import Settings
 
@@ -62,6 +69,10 @@ class QueryPlan:
     complete: list[Interval]
     models: list[str]
     target: str
+    mart_range: TimeRange | None = None
+    """The `conversation_start` range asked of the marts, when their SELECTs give one."""
+    mart_missing: list[Interval] = field(default_factory=list)
+    """Chunks of `mart_range` never extracted in full: the marts cannot hold them."""
 
     @property
     def route(self) -> str:
@@ -132,6 +143,13 @@ def plan_query(settings: Settings, sql: str, options: QueryOptions | None = None
         reason = "detail route forced"
     chunks = fetch_chunks_for(rng)
     complete = _complete_chunks(settings, chunks, pushdown) if found else []
+    if aggregate is not None and options.route == "auto" and chunks and complete == chunks:
+        # No call at all is cheaper than one per span; the tests prove both give one answer.
+        aggregate = None
+        reason = (
+            "the warehouse holds the whole range complete: answered from it with no API call "
+            "(the aggregates endpoint would answer the same)"
+        )
     # Every staging virtual table at once (one dbt run keeps them all current, so a later query
     # on another table needs none); the intermediate one only when read.
     models = list(FLATTENED_MODELS)
@@ -139,6 +157,7 @@ def plan_query(settings: Settings, sql: str, options: QueryOptions | None = None
         wanted = virtual.schema == "staging" or virtual.name in parsed.virtual_tables
         if wanted and virtual.model not in models:
             models.append(virtual.model)
+    mart_range = marts.mart_range(parsed.tree) if parsed.marts else None
     return QueryPlan(
         parsed=parsed,
         scopes=found,
@@ -150,6 +169,8 @@ def plan_query(settings: Settings, sql: str, options: QueryOptions | None = None
         complete=complete,
         models=models,
         target=settings.target,
+        mart_range=mart_range,
+        mart_missing=_never_extracted(settings, mart_range),
     )
 
 
@@ -223,6 +244,16 @@ def _complete_chunks(
     return [c for c in chunks if any(s <= c.start and c.end <= e for s, e in jobs)]
 
 
+def _never_extracted(settings: Settings, rng: TimeRange | None) -> list[Interval]:
+    """Chunks of `rng` no unfiltered job covers (the marts are built from every extracted
+    conversation, so only a plain extraction fills a chunk of theirs)."""
+    if rng is None:
+        return []
+    chunks = fetch_chunks_for(rng)
+    held = _complete_chunks(settings, chunks, Pushdown(PushedFilters()))
+    return [c for c in chunks if c not in held]
+
+
 def conversations_per_day(settings: Settings) -> float | None:
     """From unfiltered downloaded jobs, for the estimate of result pages."""
     try:
@@ -274,6 +305,13 @@ def explain(settings: Settings, plan: QueryPlan, options: QueryOptions | None = 
         if pd.reason:
             lines.append(f"  nothing pushed: {pd.reason}")
         lines.append("evaluated locally: " + ("; ".join(pd.local) or "none"))
+    if plan.parsed.marts:
+        lines.append(marts.READ_AS_BUILT.format(names=", ".join(sorted(plan.parsed.marts))))
+        if plan.mart_missing:
+            lines.append(
+                "  never extracted, so not in the marts: "
+                + ", ".join(c.label for c in plan.mart_missing)
+            )
     per_day = None if plan.aggregate is not None else conversations_per_day(settings)
     lines.append(f"estimated API calls: {plan.estimated_calls(per_day, options.page_size)}")
     sql = (
@@ -301,6 +339,8 @@ def run_query(settings: Settings, sql: str, options: QueryOptions | None = None)
         result = _aggregates_or_fallback(settings, plan, options)
     else:
         result = _detail(settings, plan, options, [])
+    if plan.parsed.marts:
+        result.notes += _mart_notes(settings, plan)
     result.seconds = time.monotonic() - started
     for note in result.notes:
         log.info("%s", note)
@@ -382,6 +422,23 @@ def _aggregates_or_fallback(
         client.close()
 
 
+def _mart_notes(settings: Settings, plan: QueryPlan) -> list[str]:
+    """What the answer's marts hold: read as built, the range never extracted, staleness."""
+    notes = [marts.READ_AS_BUILT.format(names=", ".join(sorted(plan.parsed.marts)))]
+    plan.mart_missing = _never_extracted(settings, plan.mart_range)  # this query may have fetched
+    if plan.mart_missing:
+        notes.append(
+            "the warehouse never extracted these parts of the range asked of the marts, so "
+            "the marts hold nothing for them: "
+            + ", ".join(c.label for c in plan.mart_missing)
+            + " (`genesys-finance extract --start ... --end ...`, then `genesys-finance build`)"
+        )
+    stale = marts.stale_conversations(settings)
+    if stale is not None and stale[0]:
+        notes.append(marts.stale_note(*stale))
+    return notes
+
+
 def _watermark_note(availability: datetime) -> str:
     return (
         f"the API holds complete data up to {availability.isoformat()} (dataAvailabilityDate): "
@@ -409,7 +466,8 @@ def _detail(
             requests += client.stats.requests
             client.close()
         capped = fetch_chunks_for(plan.time_range, availability)
-        if not capped or capped[-1].end < plan.chunks[-1].end:
+        cut = not capped or capped[-1].end < plan.chunks[-1].end
+        if cut and _watermark_note(availability) not in notes:  # a fallback may have said it
             notes.append(_watermark_note(availability))
         plan.chunks = capped
         plan.complete = _complete_chunks(settings, capped, plan.pushdown)
@@ -467,6 +525,10 @@ def _run_sql(
     refresh_if_missing: bool,
     options: QueryOptions | None = None,
 ) -> pa.Table:
+    if plan.parsed.marts:
+        missing = marts.unbuilt(settings, plan.parsed.marts)
+        if missing:
+            raise QueryError(marts.not_built_message(missing))
     if refresh_if_missing and _missing_models(settings, plan):
         _refresh(settings, plan, options)
     sql = rewrite_for_warehouse(plan.parsed, settings.target)
