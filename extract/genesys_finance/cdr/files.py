@@ -20,7 +20,13 @@ from genesys_finance.cdr.batch import BatchParser
 from genesys_finance.cdr.mask import CdrMasker, org_numbers_for
 from genesys_finance.cdr.parse import CdrReject, CdrRow, FileContext, RowParser, column_positions
 from genesys_finance.cdr.profile import Profile, builtin
-from genesys_finance.cdr.reader import CdrFileError, RawRecord, records, scan_file
+from genesys_finance.cdr.reader import (
+    CdrFileError,
+    RawRecord,
+    arrow_chunks,
+    records,
+    scan_file,
+)
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import ConfigError, Settings
@@ -83,6 +89,7 @@ def open_file(path: Path, profile: Profile, loaded_at: datetime) -> FileContext:
             loaded_at,
             scan.ends_with_newline,
             scan.clean_text,
+            scan.one_line_records,
         )
     raise CdrFileError(f"{name}: empty file (no header row)")
 
@@ -155,14 +162,27 @@ def _tables(
     for ctx, report in contexts:
         log.info("reading %s (profile %s)", ctx.name, ctx.profile.name)
         parser = BatchParser(RowParser(ctx, masker, carrier), schema)
-        for batch in _batched(_records(ctx)):
-            table, bad = parser.parse(batch)
-            report.rows_read += len(batch)
+        for table, bad, read in _parsed(ctx, parser):
+            report.rows_read += read
             report.rows_valid += table.num_rows
             report.rows_rejected += len(bad)
             report.reasons.extend(reject.reason for reject in bad)
             rejects.extend(bad)
             yield table
+
+
+def _parsed(ctx: FileContext, parser: BatchParser) -> Iterator[tuple[Any, list[CdrReject], int]]:
+    """(rows, rejects, records read) per batch: through Arrow's CSV reader when every record of
+    the file is one line (reader.arrow_chunks), else through the csv module."""
+    if ctx.one_line_records:
+        p = ctx.profile
+        for chunk in arrow_chunks(ctx.path, p.delimiter, ctx.width, ctx.ends_with_newline):
+            table, bad = parser.parse_arrow(chunk)
+            yield table, bad, len(chunk.lines) + len(chunk.bad)
+        return
+    for batch in _batched(_records(ctx)):
+        table, bad = parser.parse(batch)
+        yield table, bad, len(batch)
 
 
 def _batched(items: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
