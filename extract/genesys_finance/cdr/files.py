@@ -145,7 +145,8 @@ def load_cdr_files(
         cdr_masker = CdrMasker(masker, numbers)
         rejects: list[CdrReject] = []
         tables = _tables(contexts, cdr_masker, carrier, rejects)
-        load.write_tables(settings, tables, lambda: rejects)
+        shas = [ctx.sha256 for ctx, _ in contexts]
+        load.write_tables(settings, tables, lambda: rejects, shas)
         _count_in_destination(settings, reports)
     return reports
 

@@ -23,7 +23,7 @@ REJECT_TABLE = "cdr_rejects"
 BATCH_ROWS = 50_000
 
 # Rows are fully determined by (file content, line): never update, only add new keys.
-_WRITE_DISPOSITION: Any = {"disposition": "merge", "strategy": "insert-only"}
+_INSERT_ONLY: Any = {"disposition": "merge", "strategy": "insert-only"}
 
 
 def arrow_schemas() -> tuple[Any, Any]:
@@ -99,12 +99,25 @@ def _file_imports(
         yield rows_table([], schema)
 
 
+def write_disposition(settings: Settings, table: str, shas: list[str]) -> Any:
+    """How to load `table` for the files `shas`: append when none of their lines is in it yet
+    (a plain COPY: a merge copies into a staging table and merges, about twice the work), else
+    an insert-only merge on the line id, so a file loaded again, or completed after a crash
+    between two of its load files, changes nothing. (Two loads of the same new file at the
+    same moment would both append; the merge did not guard that either: both would insert.)"""
+    return _INSERT_ONLY if counts_by_file(settings, table, shas, any_row=True) else "append"
+
+
 def write_tables(
-    settings: Settings, rows: Iterable[Any], rejects: Callable[[], Iterable[CdrReject]]
+    settings: Settings,
+    rows: Iterable[Any],
+    rejects: Callable[[], Iterable[CdrReject]],
+    shas: list[str],
 ) -> None:
-    """Load `rows` (Arrow tables of `cdrs` rows, `arrow_schemas()[0]`), then the rejects set
-    aside while reading them (`rejects()` is called after `rows` is exhausted). Both loads
-    are idempotent, so a crash between them is repaired by loading the files again."""
+    """Load `rows` (Arrow tables of `cdrs` rows, `arrow_schemas()[0]`) of the files `shas`,
+    then the rejects set aside while reading them (`rejects()` is called after `rows` is
+    exhausted). Both loads are idempotent, so a crash between them is repaired by loading the
+    files again."""
     from genesys_finance.loading import TableLoad, load_tables
     from genesys_finance.warehouse import warehouse_for
 
@@ -125,13 +138,13 @@ def write_tables(
                     _file_imports(rows, cdr_schema, files / CDR_TABLE, file_format),
                     primary_key="cdr_id",
                     hints=arrow_hints(cdr_schema),
-                    write_disposition=_WRITE_DISPOSITION,
+                    write_disposition=write_disposition(settings, CDR_TABLE, shas),
                 ),
                 REJECT_TABLE: TableLoad(
                     rejects_imports,
                     primary_key="reject_id",
                     hints=arrow_hints(reject_schema),
-                    write_disposition=_WRITE_DISPOSITION,
+                    write_disposition=write_disposition(settings, REJECT_TABLE, shas),
                 ),
             },
         )
@@ -141,8 +154,11 @@ def _lazy_tables(items: Callable[[], Iterable[Any]], schema: Any) -> Iterator[An
     yield from _tables(items(), schema, BATCH_ROWS)
 
 
-def counts_by_file(settings: Settings, table: str, shas: list[str]) -> dict[str, int]:
-    """Rows per file counted in the table (dlt's csv counts are inflated, dlt#4461)."""
+def counts_by_file(
+    settings: Settings, table: str, shas: list[str], any_row: bool = False
+) -> dict[str, int]:
+    """Rows per file counted in the table (dlt's csv counts are inflated, dlt#4461);
+    `any_row`: only whether any file has a row (`{sha: 1}` for one of them, or `{}`)."""
     from genesys_finance.warehouse import placeholder, query
 
     mark = placeholder(settings)
@@ -154,12 +170,12 @@ def counts_by_file(settings: Settings, table: str, shas: list[str]) -> dict[str,
     )
     if not shas or not exists[0][0]:
         return {}
-    rows = query(
-        settings,
-        f"select file_sha256, count(*) from {CARRIER_SCHEMA}.{table} "
-        f"where file_sha256 in ({', '.join([mark] * len(shas))}) group by file_sha256",
-        shas,
-    )
+    where = f"where file_sha256 in ({', '.join([mark] * len(shas))})"
+    if any_row:
+        sql = f"select file_sha256, 1 from {CARRIER_SCHEMA}.{table} {where} limit 1"
+    else:
+        sql = f"select file_sha256, count(*) from {CARRIER_SCHEMA}.{table} {where} group by 1"
+    rows = query(settings, sql, shas)
     return {str(sha): int(n) for sha, n in rows}
 
 
