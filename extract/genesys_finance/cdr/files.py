@@ -50,6 +50,8 @@ class FileReport:
     loaded: int | None = None  # counted in the destination after the load
     rejected: int | None = None
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, same as line)
+    # (start_time, end_time, source_line) of each batch's rows: which lines may repeat others
+    repeat_keys: list[Any] = field(default_factory=list, repr=False, compare=False)
     error: str | None = None
 
     @property
@@ -169,6 +171,7 @@ def _tables(
             report.rows_rejected += len(bad)
             report.reasons.extend(reject.reason for reject in bad)
             rejects.extend(bad)
+            report.repeat_keys.append(table.select(["start_time", "end_time", "source_line"]))
             yield table
 
 
@@ -229,4 +232,6 @@ def _count_in_destination(settings: Settings, reports: list[FileReport]) -> None
             report.loaded = loaded.get(report.sha256, 0)
             report.rejected = rejected.get(report.sha256, 0)
             if report.loaded:
-                report.duplicates = load.duplicate_lines(settings, report.sha256)
+                candidates = load.repeat_candidates(report.repeat_keys)
+                report.duplicates = load.duplicate_lines(settings, report.sha256, candidates)
+            report.repeat_keys = []

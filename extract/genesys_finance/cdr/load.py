@@ -187,16 +187,45 @@ _CONTENT_COLUMNS = tuple(
 )
 
 
-def duplicate_lines(settings: Settings, sha: str, limit: int = 100) -> list[tuple[int, int]]:
-    """(line, first line with the same content) for repeated CDRs of one file."""
+def repeat_candidates(keys: list[Any]) -> list[int] | None:
+    """Lines that may repeat another line of the same file: those sharing their start and end
+    instants with another (every repeated CDR does). `keys`: Arrow tables of `start_time`,
+    `end_time`, `source_line`, one per batch. None when there are too many to list (then every
+    line is compared)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not keys:
+        return []
+    table = pa.concat_tables(keys)
+    groups = table.group_by(["start_time", "end_time"]).aggregate([("source_line", "count")])
+    shared = groups.filter(pc.greater(groups["source_line_count"], 1))
+    if not shared.num_rows:
+        return []
+    rows = table.join(shared, ["start_time", "end_time"], join_type="inner")
+    lines = sorted(rows["source_line"].to_pylist())
+    return lines if len(lines) <= MAX_REPEAT_CANDIDATES else None
+
+
+MAX_REPEAT_CANDIDATES = 10_000
+
+
+def duplicate_lines(
+    settings: Settings, sha: str, lines: list[int] | None = None, limit: int = 100
+) -> list[tuple[int, int]]:
+    """(line, first line with the same content) for repeated CDRs of one file; `lines`: only
+    these can repeat one another (`repeat_candidates`; None: any line)."""
     from genesys_finance.warehouse import placeholder, query
 
+    if lines == []:
+        return []
     cols = ", ".join(_CONTENT_COLUMNS)
+    only = "" if lines is None else f" and source_line in ({', '.join(map(str, map(int, lines)))})"
     rows = query(
         settings,
         f"select source_line, first_line from (select source_line, min(source_line) over "
         f"(partition by {cols}) as first_line from {CARRIER_SCHEMA}.{CDR_TABLE} "
-        f"where file_sha256 = {placeholder(settings)}) as lines "
+        f"where file_sha256 = {placeholder(settings)}{only}) as lines "
         f"where source_line <> first_line order by source_line limit {int(limit)}",
         (sha,),
     )
