@@ -66,7 +66,7 @@ def hash_call_ids(
     exact: list[str | None] = []
     normalised: list[str | None] = []
     flags = repeat(False) if normal is None else normal
-    for value, known_normal in zip(values, flags):
+    for value, known_normal in zip(values, flags, strict=False):  # `flags` may be endless
         if not value:
             exact.append(None)
             normalised.append(None)

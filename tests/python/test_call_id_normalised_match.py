@@ -51,14 +51,11 @@ def _written_otherwise(call_id: str) -> str:
 def _cdr(call_id: str, hour: int) -> dict[str, str]:
     start = datetime(2024, 3, 1, hour, 0, tzinfo=UTC).isoformat().replace("+00:00", "Z")
     end = datetime(2024, 3, 1, hour, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
-    return dict(
-        zip(
-            GENERIC,
-            ("genesys_cloud_voice", call_id, start, end, "60", "+15555550100", "+18005550123",
-             "inbound", "0.012", "0.012", "USD", "INV-2024-03"),  # fmt: skip
-            strict=True,
-        )
-    )
+    values = (
+        "genesys_cloud_voice", call_id, start, end, "60", "+15555550100", "+18005550123",
+        "inbound", "0.012", "0.012", "USD", "INV-2024-03",
+    )  # fmt: skip
+    return dict(zip(GENERIC, values, strict=True))
 
 
 def test_normalised_call_id_matches_end_to_end(warehouse: Settings, tmp_path: Path) -> None:

@@ -103,6 +103,9 @@ def test_masking_writes_the_normalised_hash_beside_protocol_call_id() -> None:
         "protocolCallId": masker.hmac(f"<{GENESYS.upper()}>"),
         "protocolCallIdNormalised": masker.hmac(GENESYS),
     }
-    assert "protocolCallIdNormalised" not in masker.mask_conversation(
-        {"participants": [{"sessions": [{"protocolCallId": " "}]}]}
-    )["participants"][0]["sessions"][0]
+    assert (
+        "protocolCallIdNormalised"
+        not in masker.mask_conversation(
+            {"participants": [{"sessions": [{"protocolCallId": " "}]}]}
+        )["participants"][0]["sessions"][0]
+    )

@@ -82,7 +82,7 @@ class BatchParser:
         slow = [r for r in records if r.cells is None or len(r.cells) != width]
         table = None
         if self.fast and candidates:
-            cells = list(zip(*(r.cells for r in candidates), strict=True))  # type: ignore[misc]
+            cells = list(zip(*(r.cells for r in candidates), strict=True))
             text = {f: pa.array(cells[i], pa.string()) for f, i in self.parser.positions.items()}
             lines = pa.array([r.line for r in candidates], pa.int64())
             columns = self._try_columns(text, lines)
@@ -211,9 +211,8 @@ class BatchParser:
             masked, good = self._numbers(text.get(name), name in parser.required, n)
             need(good)
             out.update({f"{name}_{suffix}": column for suffix, column in masked.items()})
-        if "sip_call_id" in text:
-            if "sip_call_id" in parser.required:
-                need(filled("sip_call_id"))
+        if "sip_call_id" in text and "sip_call_id" in parser.required:
+            need(filled("sip_call_id"))
         ok = ok.combine_chunks() if isinstance(ok, pa.ChunkedArray) else ok
         kept = pc.filter(lines, ok)
         # The Call-ID's keyed hashes only for the rows kept: HMAC is the per-value cost left.

@@ -2,8 +2,8 @@
 
 A number keeps its last 4 digits and, when it is E.164, its rating prefix (taken before the cut);
 an org's own number (in its DID pools, or listed in the PII policy) is kept in clear as E.164
-digits, as for conversations. The Call-ID is keyed-hashed like `protocolCallId`, so the two join, and so is its normalised form
-(`protocolCallIdNormalised`), so a Call-ID written differently still joins.
+digits, as for conversations. The Call-ID is keyed-hashed like `protocolCallId`, so the two join,
+and so is its normalised form (like `protocolCallIdNormalised`): a Call-ID written otherwise joins.
 """
 
 from __future__ import annotations
