@@ -81,10 +81,11 @@ def _tables(items: Iterable[Any], schema: Any, size: int) -> Iterator[Any]:
 
 def _file_imports(
     tables: Iterable[Any], schema: Any, folder: Path, file_format: LoadFileFormat
-) -> Iterator[Any]:
+) -> Iterator[tuple[Any, int]]:
     """Each Arrow table written as a finished load file that dlt imports as is (as the
     extractor's pages): dlt's extract and normalize steps then only link files. With no rows at
-    all, one empty Arrow table instead, so the table exists for dbt's sources."""
+    all, one empty Arrow table instead, so the table exists for dbt's sources. Each with its
+    number of rows."""
     import dlt
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,9 +95,10 @@ def _file_imports(
             path = folder / f"{written:06d}.{file_format}"
             write_load_file(table, path, file_format)
             written += 1
-            yield dlt.mark.with_file_import(str(path), file_format, items_count=table.num_rows)
+            marked = dlt.mark.with_file_import(str(path), file_format, items_count=table.num_rows)
+            yield marked, table.num_rows
     if not written:
-        yield rows_table([], schema)
+        yield rows_table([], schema), 0
 
 
 def write_disposition(settings: Settings, table: str, shas: list[str]) -> Any:
@@ -116,38 +118,95 @@ def write_tables(
 ) -> None:
     """Load `rows` (Arrow tables of `cdrs` rows, `arrow_schemas()[0]`) of the files `shas`,
     then the rejects set aside while reading them (`rejects()` is called after `rows` is
-    exhausted). Both loads are idempotent, so a crash between them is repaired by loading the
-    files again."""
-    from genesys_finance.loading import TableLoad, load_tables
+    exhausted). Every load is idempotent, so a crash between them is repaired by loading the
+    files again.
+
+    `rows` are read, parsed and written as load files on a thread of their own while the main
+    thread loads the files already written, `LOAD_ROWS` rows per dlt load: parsing (Python) and
+    the COPY (the database's process) then use both cores instead of one after the other."""
+    from genesys_finance.loading import Loader
     from genesys_finance.warehouse import warehouse_for
 
     cdr_schema, reject_schema = arrow_schemas()
     file_format = warehouse_for(settings).load_file_format
+    cdr_disposition = write_disposition(settings, CDR_TABLE, shas)
+    reject_disposition = write_disposition(settings, REJECT_TABLE, shas)
     with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as workdir:
         files = Path(workdir)
-
-        def rejects_imports() -> Iterator[Any]:
+        loader = Loader.for_settings(settings, CARRIER_SCHEMA)
+        try:
+            imports = _file_imports(rows, cdr_schema, files / CDR_TABLE, file_format)
+            for group in _groups(_produced(imports), LOAD_ROWS):
+                loader.load(
+                    CDR_TABLE, group, "cdr_id", arrow_hints(cdr_schema), cdr_disposition
+                )
             tables = _lazy_tables(rejects, reject_schema)
-            return _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
+            reject_files = _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
+            loader.load(
+                REJECT_TABLE,
+                (item for item, _ in reject_files),
+                "reject_id",
+                arrow_hints(reject_schema),
+                reject_disposition,
+            )
+        finally:
+            loader.close()
 
-        load_tables(
-            settings,
-            CARRIER_SCHEMA,
-            {
-                CDR_TABLE: TableLoad(
-                    _file_imports(rows, cdr_schema, files / CDR_TABLE, file_format),
-                    primary_key="cdr_id",
-                    hints=arrow_hints(cdr_schema),
-                    write_disposition=write_disposition(settings, CDR_TABLE, shas),
-                ),
-                REJECT_TABLE: TableLoad(
-                    rejects_imports,
-                    primary_key="reject_id",
-                    hints=arrow_hints(reject_schema),
-                    write_disposition=write_disposition(settings, REJECT_TABLE, shas),
-                ),
-            },
-        )
+
+LOAD_ROWS = 250_000  # rows per dlt load of `cdrs` (each load has a fixed cost of its own)
+_DONE = object()
+
+
+def _produced(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
+    """`items` computed on a thread of their own, `depth` ahead of the consumer; an exception
+    there is raised here."""
+    import queue
+    import threading
+
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        box.put(item, timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+        except BaseException as exc:  # re-raised on the consumer's thread
+            failure.append(exc)
+        finally:
+            box.put(_DONE)
+
+    worker = threading.Thread(target=produce, name="cdr-parse", daemon=True)
+    worker.start()
+    try:
+        while (item := box.get()) is not _DONE:
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+    if failure:
+        raise failure[0]
+
+
+def _groups(items: Iterator[tuple[Any, int]], rows: int) -> Iterator[list[Any]]:
+    """File imports (or the one empty table) in groups of about `rows` rows; at least one."""
+    group: list[Any] = []
+    count = 0
+    for item, size in items:
+        group.append(item)
+        count += size
+        if count >= rows:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
 
 
 def _lazy_tables(items: Callable[[], Iterable[Any]], schema: Any) -> Iterator[Any]:
