@@ -100,3 +100,31 @@ def test_which_files_arrow_may_read(tmp_path: Path, content: bytes, one_line: bo
     path = tmp_path / "f.csv"
     path.write_bytes(content)
     assert scan_file(path, "f.csv", "utf-8").one_line_records is one_line
+
+
+@pytest.mark.parametrize(
+    ("chunks", "one_line"),
+    [
+        ([b"a,b\n1,2\n", b"\n3,4\n"], False),  # a blank line across two chunks
+        ([b"a,b\n1,2\n", b"\n\n"], True),  # ... at the end of the file
+        ([b"a,b\r", b"\n1,2\r\n"], True),  # CRLF split across two chunks
+        ([b"a,b\n1,2\r", b"3,4\n"], False),  # a lone CR at a chunk's end
+    ],
+)
+def test_line_shape_across_chunk_ends(chunks: list[bytes], one_line: bool) -> None:
+    from genesys_finance.cdr.reader import _LineShape
+
+    shape = _LineShape()
+    for chunk in chunks:
+        shape.feed(chunk)
+    assert shape.result() is one_line
+
+
+def test_keyed_hash_of_a_long_key_is_hmac() -> None:
+    import hashlib
+    import hmac
+
+    from genesys_finance.call_ids import hash_call_ids
+
+    key = b"k" * 100  # longer than SHA-256's block: HMAC hashes it first
+    assert hash_call_ids(key, ["abc"])[0] == [hmac.new(key, b"abc", hashlib.sha256).hexdigest()]

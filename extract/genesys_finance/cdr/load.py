@@ -137,9 +137,7 @@ def write_tables(
         try:
             imports = _file_imports(rows, cdr_schema, files / CDR_TABLE, file_format)
             for group in _groups(_produced(imports), LOAD_ROWS):
-                loader.load(
-                    CDR_TABLE, group, "cdr_id", arrow_hints(cdr_schema), cdr_disposition
-                )
+                loader.load(CDR_TABLE, group, "cdr_id", arrow_hints(cdr_schema), cdr_disposition)
             tables = _lazy_tables(rejects, reject_schema)
             reject_files = _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
             loader.load(

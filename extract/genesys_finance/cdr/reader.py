@@ -70,18 +70,22 @@ class _LineShape:
             if chunk.removeprefix(codecs.BOM_UTF8)[:1] in (b"\n", b"\r"):
                 self.simple = False  # a blank first line: the header is not on line 1
                 return
-        window = self.tail + chunk
         if self.blank_seen and chunk.strip(b"\r\n"):
             self.simple = False  # a blank line with records after it
-        for blank in (b"\n\n", b"\n\r\n"):
-            if blank in window:
-                if window[window.index(blank) :].strip(b"\r\n"):
-                    self.simple = False
-                self.blank_seen = True
-        if b"\r" in window:
+        seam = self.tail + chunk[:2]  # a blank line across the previous chunk's end
+        has_cr = b"\r" in seam or b"\r" in chunk
+        for blank in (b"\n\n", b"\n\r\n") if has_cr else (b"\n\n",):
+            for text, offset in ((seam, len(self.tail)), (chunk, 0)):
+                at = text.find(blank)
+                if at >= 0:
+                    if chunk[max(at - offset, 0) :].strip(b"\r\n"):
+                        self.simple = False
+                    self.blank_seen = True
+        if has_cr:
             self.cr += chunk.count(b"\r")
-            self.crlf += chunk.count(b"\r\n") + (self.tail[-1:] == b"\r" and chunk[:1] == b"\n")
-        self.tail = window[-2:]
+            self.crlf += chunk.count(b"\r\n")
+        self.crlf += self.tail[-1:] == b"\r" and chunk[:1] == b"\n"
+        self.tail = (self.tail + chunk)[-2:] if len(chunk) < 2 else chunk[-2:]
 
     def result(self) -> bool:
         return self.simple and self.cr == self.crlf
