@@ -3,6 +3,7 @@ streaming reader (files whose every record is one line) and the csv module (any 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -128,3 +129,26 @@ def test_keyed_hash_of_a_long_key_is_hmac() -> None:
 
     key = b"k" * 100  # longer than SHA-256's block: HMAC hashes it first
     assert hash_call_ids(key, ["abc"])[0] == [hmac.new(key, b"abc", hashlib.sha256).hexdigest()]
+
+
+def test_rows_parsed_on_a_thread_raise_where_they_are_loaded() -> None:
+    """The parsing thread's failure (e.g. a broken file) reaches the loading thread, and a
+    consumer that stops early does not leave the thread running."""
+    import threading
+
+    from genesys_finance.cdr.load import _produced
+
+    def items() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise RuntimeError("broken file")
+
+    got = []
+    with pytest.raises(RuntimeError, match="broken file"):
+        for item in _produced(items()):
+            got.append(item)
+    assert got == [1, 2]
+    early = _produced(iter(range(1000)), depth=2)
+    assert next(early) == 0
+    early.close()
+    assert not [t for t in threading.enumerate() if t.name == "cdr-parse"]

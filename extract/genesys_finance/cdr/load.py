@@ -165,21 +165,25 @@ def _produced(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
     failure: list[BaseException] = []
     stop = threading.Event()
 
+    def put(item: Any) -> bool:
+        """Wait for room, unless the consumer has stopped (then never block)."""
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        box.put(item, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(item):
                     return
         except BaseException as exc:  # re-raised on the consumer's thread
             failure.append(exc)
         finally:
-            box.put(_DONE)
+            put(_DONE)
 
     worker = threading.Thread(target=produce, name="cdr-parse", daemon=True)
     worker.start()
