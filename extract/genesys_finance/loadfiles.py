@@ -167,7 +167,21 @@ def write_load_file(table: pa.Table, path: Path, file_format: LoadFileFormat) ->
     of ~4 MB: DuckDB reads a row group's column at once, and a page of large conversations in
     one group ran its buffer pool out of memory (25 MB groups at 128 MB)."""
     if file_format == "csv":
-        pa_csv.write_csv(table, str(path))
+        pa_csv.write_csv(_utc_stamps_as_text(table), str(path))
     else:
         rows = table.num_rows * PARQUET_ROW_GROUP_BYTES // max(table.nbytes, 1)
         pq.write_table(table, str(path), compression="none", row_group_size=max(1, rows))
+
+
+def _utc_stamps_as_text(table: pa.Table) -> pa.Table:
+    """UTC timestamp columns as the text Arrow's CSV writer gives them (`2024-05-14
+    13:02:11.412000Z`), made from the zone-less values: the writer formats a zoned timestamp
+    ~20x slower (1 s per million values, measured), which was a third of a CDR load."""
+    import pyarrow.compute as pc
+
+    for index, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz in ("UTC", "+00:00", "Z"):
+            naive = table.column(index).cast(pa.timestamp(f.type.unit)).cast(pa.string())
+            text = pc.binary_join_element_wise(naive, "Z", "")
+            table = table.set_column(index, pa.field(f.name, pa.string(), f.nullable), text)
+    return table

@@ -27,10 +27,12 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from genesys_finance.call_ids import normalised_call_id_hash
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import PROJECT_ROOT, ConfigError, Settings
 
 POLICY_ENV = "GENESYS_FINANCE_PII_POLICY"
+NORMALISED_SUFFIX = "Normalised"  # protocolCallId -> protocolCallIdNormalised
 REDACTED = "REDACTED"
 ACTIONS = ("redact", "last4", "hmac", "drop", "keep")
 PAYLOAD_LEVELS = ("conversation", "participant", "attributes", "session", "flow", "segment")
@@ -72,6 +74,9 @@ class PiiPolicy:
     prefix_fields: frozenset[str] = frozenset({"ani", "dnis", "sessionDnis"})
     source: str = "pii_policy.yml"
     org_numbers: tuple[str, ...] = ()  # E.164 numbers of the org kept in clear (`org_numbers:`)
+    # `hmac` fields holding a SIP Call-ID: they also get `<field>Normalised`, the keyed hash of
+    # the normalised Call-ID (`call_ids.normalise_call_id`), which CDRs written otherwise join.
+    call_id_fields: frozenset[str] = frozenset({"protocolCallId"})
 
     def uses_hmac(self) -> list[str]:
         """`level.field` names masked with hmac (for the missing-key error)."""
@@ -163,6 +168,7 @@ def load_policy(path: Path | None = None) -> PiiPolicy:
     base = _parse(default_policy_text(), "pii_policy.yml")
     levels = _validated_levels(base, "pii_policy.yml")
     prefix_fields = base.get("prefix_fields") or []
+    call_id_fields = base.get("call_id_fields") or []
     org_numbers = _org_numbers(base, "pii_policy.yml")
     source = "pii_policy.yml"
     if path is not None:
@@ -175,15 +181,18 @@ def load_policy(path: Path | None = None) -> PiiPolicy:
             levels.setdefault(level, {}).update(fields)
         _no_prefix_digits(override, source)
         prefix_fields = override.get("prefix_fields", prefix_fields)
+        call_id_fields = override.get("call_id_fields", call_id_fields)
         org_numbers += _org_numbers(override, source)  # the org's numbers add up
-    if not isinstance(prefix_fields, list):
-        raise ConfigError(f"PII policy {source}: prefix_fields must be a list of field names")
+    for key, value in (("prefix_fields", prefix_fields), ("call_id_fields", call_id_fields)):
+        if not isinstance(value, list):
+            raise ConfigError(f"PII policy {source}: {key} must be a list of field names")
     return PiiPolicy(
         levels,
         project_prefix_digits(),
         frozenset(map(str, prefix_fields)),
         source,
         tuple(org_numbers),
+        frozenset(map(str, call_id_fields)),
     )
 
 
@@ -367,7 +376,9 @@ class Masker:
         fields = self.policy.levels.get(level, {})
         default_action = fields.get(DEFAULT_FIELD, "keep")
         ops = {
-            name: self._op(action, name in self.policy.prefix_fields)
+            name: self._op(
+                action, name in self.policy.prefix_fields, name in self.policy.call_id_fields
+            )
             for name, action in fields.items()
             # `keep` needs an operation only to override a non-keep default.
             if name != DEFAULT_FIELD and (action != "keep" or default_action != "keep")
@@ -391,7 +402,7 @@ class Masker:
 
         return walk
 
-    def _op(self, action: str, with_prefix: bool) -> Op:
+    def _op(self, action: str, with_prefix: bool, call_id: bool = False) -> Op:
         if action == "keep":
             return _keep
         if action == "drop":
@@ -399,7 +410,7 @@ class Masker:
         if action == "redact":
             return _redact_op
         if action == "hmac":
-            return self._hmac_op
+            return self._hmac_call_id_op if call_id else self._hmac_op
         return self._last4_prefix_op if with_prefix else self._last4_op
 
     def _hmac_value(self, value: Any) -> Any:
@@ -424,6 +435,13 @@ class Masker:
 
     def _hmac_op(self, out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = self._hmac_value(value)
+
+    def _hmac_call_id_op(self, out: dict[str, Any], key: str, value: Any) -> None:
+        out[key] = self._hmac_value(value)
+        if isinstance(value, str):
+            normalised = normalised_call_id_hash(self.hmac, value)
+            if normalised is not None:
+                out[key + NORMALISED_SUFFIX] = normalised
 
     def _last4_op(self, out: dict[str, Any], key: str, value: Any) -> None:
         out[key] = self._last4_value(value)

@@ -94,7 +94,7 @@
     {%- endfor -%}
     {%- set session = {} -%}
     {%- for name in [
-        'sessionId', 'peerId', 'protocolCallId', 'edgeId', 'mediaBridgeId', 'selectedAgentId',
+        'sessionId', 'peerId', 'protocolCallId', 'protocolCallIdNormalised', 'edgeId', 'mediaBridgeId', 'selectedAgentId',
         'outboundCampaignId', 'scriptId', 'mediaType', 'direction', 'messageType', 'provider',
         'usedRouting', 'flowInType', 'flowOutType', 'recording', 'acwSkipped', 'ani', 'aniPrefix',
         'dnis', 'dnisPrefix', 'sessionDnis', 'sessionDnisPrefix', 'remote'] -%}

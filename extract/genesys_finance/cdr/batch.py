@@ -3,13 +3,17 @@
 `RowParser` (parse.py) defines every rule, one row at a time, in Python: about 10,000 rows/s,
 far below what Postgres's COPY takes. Here a batch's columns are checked with patterns that only
 accept values `RowParser` reads the same way (ISO-8601 stamps with an offset, plain integers and
-decimals within their scale, known currencies, exact directions ...), converted by Arrow's own
-casts, and masked value by value with `RowParser`'s cached number masking. A row any check does
-not accept goes to `RowParser.parse`, which yields its typed row or its reject with reasons: the
-patterns can only send more rows to the slow path, never read a value differently. Profiles with
-other shapes (strptime or RFC 2822 stamps, local time zones, national numbers, derived invoice
-ids or billed seconds, prefix/contains directions, negated amounts) use `RowParser` throughout.
+decimals within their scale, known currencies, exact directions, `+<digits>` numbers ...),
+converted by Arrow's own casts and kernels; only the Call-ID's keyed hash is computed value by
+value (one tight loop, `call_ids.hash_call_ids`). A row any check does not accept goes to
+`RowParser.parse`, which yields its typed row or its reject with reasons: the patterns can only
+send more rows to the slow path, never read a value differently. Profiles with other shapes
+(strptime or RFC 2822 stamps, local time zones, national numbers, derived invoice ids or billed
+seconds, prefix/contains directions, negated amounts) use `RowParser` throughout.
 tests/python/test_cdr_formats.py loads the same files both ways and compares.
+
+Batches come from either reader (reader.py): `parse` takes csv-module records, `parse_arrow`
+Arrow's columns as they are read.
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from genesys_finance.call_ids import ALREADY_NORMAL, hash_call_ids
 from genesys_finance.cdr.currencies import ISO_4217
 from genesys_finance.cdr.parse import CdrReject, CdrRow, Invalid, RowParser
-from genesys_finance.cdr.reader import RawRecord
+from genesys_finance.cdr.reader import ArrowChunk, RawRecord
 
 _STAMP = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
 _OFFSET = r"(Z|[+-][0-9]{2}:[0-9]{2})$"
 _INT = r"^[0-9]{1,18}$"
+_PLAIN_NUMBER = r"^\+[0-9]{5,15}$"
 TIMESTAMP = pa.timestamp("us", tz="UTC")
+_NO_TEXT = pa.scalar(None, pa.string())
 
 
 def fast_path_fits(parser: RowParser) -> bool:
@@ -61,40 +68,73 @@ class BatchParser:
         self.known = pa.array(sorted(set(p.inbound) | set(p.outbound)))
         self.currencies = pa.array(sorted(ISO_4217))
         self.prefix_digits = parser.masker.masker.policy.prefix_digits
+        org = parser.masker.org_numbers
+        self.org_numbers = pa.array(sorted(org.numbers), pa.string())
+        self.org_ranges = org.ranges
+        # `cdr_id` = sha256(file sha256, line): the file's part hashed once per file.
+        self._id_prefix = hashlib.sha256(f"{parser.ctx.sha256}:".encode())
         self.slow_records = 0  # records parsed one by one by RowParser (for tests, logs)
 
     def parse(self, records: list[RawRecord]) -> tuple[pa.Table, list[CdrReject]]:
+        """A batch of csv-module records."""
         width = self.parser.ctx.width
         candidates = [r for r in records if r.cells is not None and len(r.cells) == width]
         slow = [r for r in records if r.cells is None or len(r.cells) != width]
         table = None
         if self.fast and candidates:
-            try:
-                table, rest = self._columns(candidates)
-                slow.extend(rest)
-            except (pa.ArrowInvalid, Invalid):  # a value a pattern let through (30 Feb)
-                table = None
+            cells = list(zip(*(r.cells for r in candidates), strict=True))
+            text = {f: pa.array(cells[i], pa.string()) for f, i in self.parser.positions.items()}
+            lines = pa.array([r.line for r in candidates], pa.int64())
+            columns = self._try_columns(text, lines)
+            if columns is not None:
+                table, rest = columns
+                slow.extend(candidates[i] for i in rest)
         if table is None:
             slow = records
+        return self._with_slow(table, slow)
+
+    def parse_arrow(self, chunk: ArrowChunk) -> tuple[pa.Table, list[CdrReject]]:
+        """A batch read by Arrow (reader.arrow_chunks): its rows of the wrong width come apart."""
+        table = None
+        slow = list(chunk.bad)
+        if self.fast and len(chunk.lines):
+            text = {f: chunk.columns[i] for f, i in self.parser.positions.items()}
+            columns = self._try_columns(text, chunk.lines)
+            if columns is not None:
+                table, rest = columns
+                slow.extend(chunk.records(rest) if rest else [])
+        if table is None:
+            slow.extend(chunk.records())
+        return self._with_slow(table, slow)
+
+    def _try_columns(self, text: dict[str, Any], lines: Any) -> tuple[pa.Table, list[int]] | None:
+        try:
+            return self._columns(text, lines)
+        except (pa.ArrowInvalid, Invalid):  # a value a pattern let through (30 Feb): row by row
+            return None
+
+    def _with_slow(
+        self, table: pa.Table | None, slow: list[RawRecord]
+    ) -> tuple[pa.Table, list[CdrReject]]:
+        """The slow records through `RowParser`; rows appended to `table`, rejects in line order."""
         rows: list[CdrRow] = []
         rejects: list[CdrReject] = []
         self.slow_records += len(slow)
-        slow.sort(key=lambda record: record.line)  # rejects reported in line order
+        slow.sort(key=lambda record: record.line)
         for record in slow:
             item = self.parser.parse(record)
             (rows if isinstance(item, CdrRow) else rejects).append(item)  # type: ignore[arg-type]
         tables = [t for t in (table, _rows_table(rows, self.schema)) if t is not None]
+        if not tables:
+            return self.schema.empty_table(), rejects
         return pa.concat_tables(tables) if len(tables) > 1 else tables[0], rejects
 
-    def _columns(self, records: list[RawRecord]) -> tuple[pa.Table, list[RawRecord]]:
+    def _columns(self, raw: dict[str, Any], lines: Any) -> tuple[pa.Table, list[int]]:
+        """(the table of the rows every check accepts, the positions of the others)."""
         parser, ctx = self.parser, self.parser.ctx
-        n = len(records)
-        cells = list(zip(*(r.cells for r in records), strict=True))
-        text: dict[str, pa.Array] = {
-            f: pc.utf8_trim_whitespace(pa.array(cells[i], pa.string()))
-            for f, i in parser.positions.items()
-        }
-        ok = pa.array([True] * n)
+        n = len(lines)
+        text = {f: pc.utf8_trim_whitespace(col) for f, col in raw.items()}
+        ok: Any = pa.repeat(True, n)
 
         def need(mask: Any) -> None:
             nonlocal ok
@@ -102,6 +142,9 @@ class BatchParser:
 
         def filled(name: str) -> Any:
             return pc.not_equal(text[name], "")
+
+        def empty_allowed(name: str) -> Any:
+            return pc.and_(pc.equal(text[name], ""), name not in parser.required)
 
         out: dict[str, Any] = {}
         for name in ("start_time", "end_time", "answer_time"):
@@ -113,10 +156,9 @@ class BatchParser:
             shaped = pc.match_substring_regex(col, _STAMP + "(" + _OFFSET[:-1] + ")?$")
             if ctx.profile.timezone is None:
                 shaped = pc.and_(shaped, has_offset)
-            optional = name not in parser.required
-            need(pc.or_(shaped, pc.and_(pc.equal(col, ""), optional)))
+            need(pc.or_(shaped, empty_allowed(name)))
             utc = pc.if_else(has_offset, col, pc.binary_join_element_wise(col, "Z", ""))
-            stamps = pc.if_else(pc.and_(ok, shaped), utc, pa.scalar(None, pa.string()))
+            stamps = pc.if_else(pc.and_(ok, shaped), utc, _NO_TEXT)
             out[name], real = _cast_stamps(stamps)
             need(real)
         need(pc.greater_equal(out["end_time"], out["start_time"]))
@@ -132,9 +174,8 @@ class BatchParser:
                 continue
             col = text[name]
             shaped = pc.match_substring_regex(col, _INT)
-            need(pc.or_(shaped, pc.and_(pc.equal(col, ""), name not in parser.required)))
-            value = pc.if_else(pc.and_(ok, shaped), col, pa.scalar(None, pa.string()))
-            value = value.cast(pa.int64())
+            need(pc.or_(shaped, empty_allowed(name)))
+            value = pc.if_else(pc.and_(ok, shaped), col, _NO_TEXT).cast(pa.int64())
             out[name] = (
                 pc.multiply(value, parser.duration_scale) if name == "duration_ms" else value
             )
@@ -146,14 +187,13 @@ class BatchParser:
             col = text[name]
             shaped = pc.match_substring_regex(col, _decimal_pattern(scale))
             need(shaped)
-            usable = pc.if_else(pc.and_(ok, shaped), col, pa.scalar(None, pa.string()))
-            out[name] = usable.cast(kind)
+            out[name] = pc.if_else(pc.and_(ok, shaped), col, _NO_TEXT).cast(kind)
         if parser.fixed_currency is None:
             currency = pc.utf8_upper(text["currency"])
             need(pc.is_in(currency, value_set=self.currencies))
             out["currency"] = currency
         else:
-            out["currency"] = pa.array([parser.fixed_currency] * n, pa.string())
+            out["currency"] = pa.repeat(parser.fixed_currency, n)
         direction = pc.utf8_lower(text["direction"])
         need(pc.is_in(direction, value_set=self.known))
         out["direction"] = pc.if_else(
@@ -164,43 +204,59 @@ class BatchParser:
             if name in text:
                 if name in parser.required:
                     need(filled(name))
-                out[name] = pc.if_else(filled(name), text[name], pa.scalar(None, pa.string()))
-        masks = self._python_columns(text, ok, n)
-        ok = masks.pop("_ok")
-        out.update(masks)
-        keep = ok.to_pylist()
-        rest = [r for r, good in zip(records, keep, strict=True) if not good]
-        lines = [r.line for r, good in zip(records, keep, strict=True) if good]
-        out["cdr_id"] = [
-            hashlib.sha256(f"{ctx.sha256}:{line}".encode()).hexdigest() for line in lines
-        ]
+                out[name] = pc.if_else(filled(name), text[name], _NO_TEXT)
         if parser.carrier:  # fixed by the profile or --carrier, over any column
-            out["carrier"] = pa.array([parser.carrier] * n, pa.string())
+            out["carrier"] = pa.repeat(parser.carrier, n)
+        for name in ("calling_number", "called_number"):
+            masked, good = self._numbers(text.get(name), name in parser.required, n)
+            need(good)
+            out.update({f"{name}_{suffix}": column for suffix, column in masked.items()})
+        if "sip_call_id" in text and "sip_call_id" in parser.required:
+            need(filled("sip_call_id"))
+        ok = ok.combine_chunks() if isinstance(ok, pa.ChunkedArray) else ok
+        kept = pc.filter(lines, ok)
+        # The Call-ID's keyed hashes only for the rows kept: HMAC is the per-value cost left.
+        if "sip_call_id" in text:
+            ids = pc.filter(text["sip_call_id"], ok)
+            normal = pc.match_substring_regex(ids, ALREADY_NORMAL).to_pylist()
+            key = parser.masker.masker.require_key()
+            exact, normalised = hash_call_ids(key, ids.to_pylist(), normal)
+            call_ids = {"sip_call_id": exact, "sip_call_id_normalised": normalised}
+        else:
+            call_ids = dict.fromkeys(("sip_call_id", "sip_call_id_normalised"), [None] * len(kept))
+        prefix = self._id_prefix
+        ids_of_lines = []
+        for line in kept.to_pylist():
+            digest = prefix.copy()
+            digest.update(str(line).encode())
+            ids_of_lines.append(digest.hexdigest())
+        constants = {
+            "source_format": ctx.profile.name,
+            "source_file": ctx.name,
+            "file_sha256": ctx.sha256,
+            "loaded_at": ctx.loaded_at,
+        }
         columns = []
         for f in self.schema:
             if f.name == "cdr_id":
-                columns.append(pa.array(out["cdr_id"], pa.string()))
+                columns.append(pa.array(ids_of_lines, pa.string()))
             elif f.name == "source_line":
-                columns.append(pa.array(lines, pa.int64()))
-            elif f.name in ("source_format", "source_file", "file_sha256", "loaded_at"):
-                value = {
-                    "source_format": ctx.profile.name,
-                    "source_file": ctx.name,
-                    "file_sha256": ctx.sha256,
-                    "loaded_at": ctx.loaded_at,
-                }[f.name]
-                columns.append(pa.array([value] * len(lines), f.type))
+                columns.append(kept)
+            elif f.name in call_ids:
+                columns.append(pa.array(call_ids[f.name], pa.string()))
+            elif f.name in constants:
+                columns.append(pa.repeat(pa.scalar(constants[f.name], f.type), len(kept)))
             else:
-                columns.append(pc.filter(pa.array(out[f.name]), ok).cast(f.type))
+                columns.append(pc.filter(out[f.name], ok).cast(f.type))
+        rest = pc.indices_nonzero(pc.invert(ok)).to_pylist()
         return pa.Table.from_arrays(columns, schema=self.schema), rest
 
     def _is_org(self, digits: Any) -> Any:
         """Whether each E.164 digit string is one of the org's numbers (its DID pool ranges
         hold numbers of their ends' length, compared as same-length strings)."""
-        org = self.parser.masker.org_numbers
-        hit = pc.is_in(digits, value_set=pa.array(sorted(org.numbers), pa.string()))
+        hit = pc.is_in(digits, value_set=self.org_numbers)
         length = pc.utf8_length(digits)
-        for low, high in org.ranges:
+        for low, high in self.org_ranges:
             inside = pc.and_(
                 pc.equal(length, len(low)),
                 pc.and_(pc.greater_equal(digits, low), pc.less_equal(digits, high)),
@@ -208,72 +264,57 @@ class BatchParser:
             hit = pc.or_(hit, inside)
         return pc.fill_null(hit, False)
 
-    def _python_columns(self, text: dict[str, pa.Array], ok: Any, n: int) -> dict[str, Any]:
-        """Call-ID hashes and masked numbers, value by value (numbers cached by the parser)."""
-        parser = self.parser
-        keep = ok.to_pylist()
-        out: dict[str, Any] = {}
-        if "sip_call_id" in text:
-            ids = text["sip_call_id"].to_pylist()
-            call_id = parser.masker.call_id
-            required = "sip_call_id" in parser.required
-            hashed: list[str | None] = []
-            for i, value in enumerate(ids):
-                if value:
-                    hashed.append(call_id(value))
-                else:
-                    hashed.append(None)
-                    if required:
-                        keep[i] = False
-            out["sip_call_id"] = pa.array(hashed, pa.string())
-        else:
-            out["sip_call_id"] = pa.nulls(n, pa.string())
-        for name in ("calling_number", "called_number"):
-            if name not in text:
-                for suffix in ("last4", "prefix", "org"):
-                    out[f"{name}_{suffix}"] = pa.nulls(n, pa.string())
-                continue
-            col = text[name]
-            # Plain `+<digits>`, the common case, column-wise: last 4 digits, the first
-            # `prefix_digits` as the rating prefix, the whole when it is an org number (the
-            # masking rule reads these the same way; the column-vs-row test proves it).
-            plain = pc.fill_null(pc.match_substring_regex(col, r"^\+[0-9]{5,15}$"), False)
-            digits = pc.utf8_slice_codeunits(col, 1)
-            columns = {
-                "last4": pc.utf8_slice_codeunits(col, -4),
-                "prefix": pc.utf8_slice_codeunits(digits, 0, self.prefix_digits),
-                "org": pc.if_else(self._is_org(digits), digits, pa.scalar(None, pa.string())),
-            }
-            masked = {k: v.to_pylist() for k, v in columns.items()}
-            required = name in parser.required
-            for i, (value, is_plain) in enumerate(
-                zip(col.to_pylist(), plain.to_pylist(), strict=True)
-            ):
-                if is_plain:
-                    continue
-                masked["last4"][i] = masked["prefix"][i] = masked["org"][i] = None
-                if not value:
-                    keep[i] = keep[i] and not required
-                    continue
+    def _numbers(self, col: Any, required: bool, n: int) -> tuple[dict[str, Any], Any]:
+        """A number column masked ({last4, prefix, org}, which rows are good). Plain
+        `+<digits>`, the common case, column-wise: last 4 digits, the first `prefix_digits` as
+        the rating prefix, the whole when it is an org number (the masking rule reads these the
+        same way; the column-vs-row test proves it). Any other value through the row parser's
+        cached masking, or rejected."""
+        if col is None:
+            return {k: pa.nulls(n, pa.string()) for k in ("last4", "prefix", "org")}, pa.repeat(
+                True, n
+            )
+        plain = pc.fill_null(pc.match_substring_regex(col, _PLAIN_NUMBER), False)
+        digits = pc.utf8_slice_codeunits(col, 1)
+        masked = {
+            "last4": pc.utf8_slice_codeunits(col, -4),
+            "prefix": pc.utf8_slice_codeunits(digits, 0, self.prefix_digits),
+            "org": pc.if_else(self._is_org(digits), digits, _NO_TEXT),
+        }
+        others = pc.indices_nonzero(pc.invert(plain)).to_pylist()
+        if not others:
+            return masked, plain
+        good = plain.to_pylist()
+        fixes: dict[str, list[str | None]] = {k: [] for k in masked}
+        for i in others:
+            value = col[i].as_py()
+            number = None
+            if value:
                 try:
-                    number = parser._number(value)
+                    number = self.parser._number(value)
+                    good[i] = True
                 except Invalid:
-                    keep[i] = False
-                    continue
-                masked["last4"][i], masked["prefix"][i], masked["org"][i] = (
-                    number.last4, number.prefix, number.org
-                )  # fmt: skip
-            for suffix, values in masked.items():
-                out[f"{name}_{suffix}"] = pa.array(values, pa.string())
-        out["_ok"] = pa.array(keep, pa.bool_())
-        return out
+                    pass
+            else:
+                good[i] = not required
+            for key, part in (
+                ("last4", number.last4 if number else None),
+                ("prefix", number.prefix if number else None),
+                ("org", number.org if number else None),
+            ):
+                fixes[key].append(part)
+        mask = pc.invert(plain)
+        return {
+            k: pc.replace_with_mask(v, mask, pa.array(fixes[k], pa.string()))
+            for k, v in masked.items()
+        }, pa.array(good, pa.bool_())
 
 
 def _cast_stamps(stamps: Any) -> tuple[Any, Any]:
     """(timestamps, which are real dates): a well-shaped 30 February fails Arrow's cast of the
     whole column, so then each value is tried and the impossible ones left to `RowParser`."""
     try:
-        return stamps.cast(TIMESTAMP), pa.array([True] * len(stamps))
+        return stamps.cast(TIMESTAMP), pa.repeat(True, len(stamps))
     except pa.ArrowInvalid:
         real = []
         for value in stamps.to_pylist():
@@ -282,7 +323,7 @@ def _cast_stamps(stamps: Any) -> tuple[Any, Any]:
             except pa.ArrowInvalid:
                 real.append(False)
         mask = pa.array(real)
-        return pc.if_else(mask, stamps, pa.scalar(None, pa.string())).cast(TIMESTAMP), mask
+        return pc.if_else(mask, stamps, _NO_TEXT).cast(TIMESTAMP), mask
 
 
 def _rows_table(rows: list[CdrRow], schema: pa.Schema) -> pa.Table | None:

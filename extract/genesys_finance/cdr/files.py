@@ -20,7 +20,13 @@ from genesys_finance.cdr.batch import BatchParser
 from genesys_finance.cdr.mask import CdrMasker, org_numbers_for
 from genesys_finance.cdr.parse import CdrReject, CdrRow, FileContext, RowParser, column_positions
 from genesys_finance.cdr.profile import Profile, builtin
-from genesys_finance.cdr.reader import CdrFileError, RawRecord, records, scan_file
+from genesys_finance.cdr.reader import (
+    CdrFileError,
+    RawRecord,
+    arrow_chunks,
+    records,
+    scan_file,
+)
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import ConfigError, Settings
@@ -44,6 +50,8 @@ class FileReport:
     loaded: int | None = None  # counted in the destination after the load
     rejected: int | None = None
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, same as line)
+    # (start_time, end_time, source_line) of each batch's rows: which lines may repeat others
+    repeat_keys: list[Any] = field(default_factory=list, repr=False, compare=False)
     error: str | None = None
 
     @property
@@ -83,6 +91,7 @@ def open_file(path: Path, profile: Profile, loaded_at: datetime) -> FileContext:
             loaded_at,
             scan.ends_with_newline,
             scan.clean_text,
+            scan.one_line_records,
         )
     raise CdrFileError(f"{name}: empty file (no header row)")
 
@@ -138,7 +147,8 @@ def load_cdr_files(
         cdr_masker = CdrMasker(masker, numbers)
         rejects: list[CdrReject] = []
         tables = _tables(contexts, cdr_masker, carrier, rejects)
-        load.write_tables(settings, tables, lambda: rejects)
+        shas = [ctx.sha256 for ctx, _ in contexts]
+        load.write_tables(settings, tables, lambda: rejects, shas)
         _count_in_destination(settings, reports)
     return reports
 
@@ -155,14 +165,28 @@ def _tables(
     for ctx, report in contexts:
         log.info("reading %s (profile %s)", ctx.name, ctx.profile.name)
         parser = BatchParser(RowParser(ctx, masker, carrier), schema)
-        for batch in _batched(_records(ctx)):
-            table, bad = parser.parse(batch)
-            report.rows_read += len(batch)
+        for table, bad, read in _parsed(ctx, parser):
+            report.rows_read += read
             report.rows_valid += table.num_rows
             report.rows_rejected += len(bad)
             report.reasons.extend(reject.reason for reject in bad)
             rejects.extend(bad)
+            report.repeat_keys.append(table.select(["start_time", "end_time", "source_line"]))
             yield table
+
+
+def _parsed(ctx: FileContext, parser: BatchParser) -> Iterator[tuple[Any, list[CdrReject], int]]:
+    """(rows, rejects, records read) per batch: through Arrow's CSV reader when every record of
+    the file is one line (reader.arrow_chunks), else through the csv module."""
+    if ctx.one_line_records:
+        p = ctx.profile
+        for chunk in arrow_chunks(ctx.path, p.delimiter, ctx.width, ctx.ends_with_newline):
+            table, bad = parser.parse_arrow(chunk)
+            yield table, bad, len(chunk.lines) + len(chunk.bad)
+        return
+    for batch in _batched(_records(ctx)):
+        table, bad = parser.parse(batch)
+        yield table, bad, len(batch)
 
 
 def _batched(items: Iterator[RawRecord]) -> Iterator[list[RawRecord]]:
@@ -208,4 +232,6 @@ def _count_in_destination(settings: Settings, reports: list[FileReport]) -> None
             report.loaded = loaded.get(report.sha256, 0)
             report.rejected = rejected.get(report.sha256, 0)
             if report.loaded:
-                report.duplicates = load.duplicate_lines(settings, report.sha256)
+                candidates = load.repeat_candidates(report.repeat_keys)
+                report.duplicates = load.duplicate_lines(settings, report.sha256, candidates)
+            report.repeat_keys = []

@@ -23,7 +23,7 @@ REJECT_TABLE = "cdr_rejects"
 BATCH_ROWS = 50_000
 
 # Rows are fully determined by (file content, line): never update, only add new keys.
-_WRITE_DISPOSITION: Any = {"disposition": "merge", "strategy": "insert-only"}
+_INSERT_ONLY: Any = {"disposition": "merge", "strategy": "insert-only"}
 
 
 def arrow_schemas() -> tuple[Any, Any]:
@@ -81,10 +81,11 @@ def _tables(items: Iterable[Any], schema: Any, size: int) -> Iterator[Any]:
 
 def _file_imports(
     tables: Iterable[Any], schema: Any, folder: Path, file_format: LoadFileFormat
-) -> Iterator[Any]:
+) -> Iterator[tuple[Any, int]]:
     """Each Arrow table written as a finished load file that dlt imports as is (as the
     extractor's pages): dlt's extract and normalize steps then only link files. With no rows at
-    all, one empty Arrow table instead, so the table exists for dbt's sources."""
+    all, one empty Arrow table instead, so the table exists for dbt's sources. Each with its
+    number of rows."""
     import dlt
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -94,55 +95,131 @@ def _file_imports(
             path = folder / f"{written:06d}.{file_format}"
             write_load_file(table, path, file_format)
             written += 1
-            yield dlt.mark.with_file_import(str(path), file_format, items_count=table.num_rows)
+            marked = dlt.mark.with_file_import(str(path), file_format, items_count=table.num_rows)
+            yield marked, table.num_rows
     if not written:
-        yield rows_table([], schema)
+        yield rows_table([], schema), 0
+
+
+def write_disposition(settings: Settings, table: str, shas: list[str]) -> Any:
+    """How to load `table` for the files `shas`: append when none of their lines is in it yet
+    (a plain COPY: a merge copies into a staging table and merges, about twice the work), else
+    an insert-only merge on the line id, so a file loaded again, or completed after a crash
+    between two of its load files, changes nothing. (Two loads of the same new file at the
+    same moment would both append; the merge did not guard that either: both would insert.)"""
+    return _INSERT_ONLY if counts_by_file(settings, table, shas, any_row=True) else "append"
 
 
 def write_tables(
-    settings: Settings, rows: Iterable[Any], rejects: Callable[[], Iterable[CdrReject]]
+    settings: Settings,
+    rows: Iterable[Any],
+    rejects: Callable[[], Iterable[CdrReject]],
+    shas: list[str],
 ) -> None:
-    """Load `rows` (Arrow tables of `cdrs` rows, `arrow_schemas()[0]`), then the rejects set
-    aside while reading them (`rejects()` is called after `rows` is exhausted). Both loads
-    are idempotent, so a crash between them is repaired by loading the files again."""
-    from genesys_finance.loading import TableLoad, load_tables
+    """Load `rows` (Arrow tables of `cdrs` rows, `arrow_schemas()[0]`) of the files `shas`,
+    then the rejects set aside while reading them (`rejects()` is called after `rows` is
+    exhausted). Every load is idempotent, so a crash between them is repaired by loading the
+    files again.
+
+    `rows` are read, parsed and written as load files on a thread of their own while the main
+    thread loads the files already written, `LOAD_ROWS` rows per dlt load: parsing (Python) and
+    the COPY (the database's process) then use both cores instead of one after the other."""
+    from genesys_finance.loading import Loader
     from genesys_finance.warehouse import warehouse_for
 
     cdr_schema, reject_schema = arrow_schemas()
     file_format = warehouse_for(settings).load_file_format
+    cdr_disposition = write_disposition(settings, CDR_TABLE, shas)
+    reject_disposition = write_disposition(settings, REJECT_TABLE, shas)
     with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as workdir:
         files = Path(workdir)
-
-        def rejects_imports() -> Iterator[Any]:
+        loader = Loader.for_settings(settings, CARRIER_SCHEMA)
+        try:
+            imports = _file_imports(rows, cdr_schema, files / CDR_TABLE, file_format)
+            for group in _groups(_produced(imports), LOAD_ROWS):
+                loader.load(CDR_TABLE, group, "cdr_id", arrow_hints(cdr_schema), cdr_disposition)
             tables = _lazy_tables(rejects, reject_schema)
-            return _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
+            reject_files = _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
+            loader.load(
+                REJECT_TABLE,
+                (item for item, _ in reject_files),
+                "reject_id",
+                arrow_hints(reject_schema),
+                reject_disposition,
+            )
+        finally:
+            loader.close()
 
-        load_tables(
-            settings,
-            CARRIER_SCHEMA,
-            {
-                CDR_TABLE: TableLoad(
-                    _file_imports(rows, cdr_schema, files / CDR_TABLE, file_format),
-                    primary_key="cdr_id",
-                    hints=arrow_hints(cdr_schema),
-                    write_disposition=_WRITE_DISPOSITION,
-                ),
-                REJECT_TABLE: TableLoad(
-                    rejects_imports,
-                    primary_key="reject_id",
-                    hints=arrow_hints(reject_schema),
-                    write_disposition=_WRITE_DISPOSITION,
-                ),
-            },
-        )
+
+LOAD_ROWS = 250_000  # rows per dlt load of `cdrs` (each load has a fixed cost of its own)
+_DONE = object()
+
+
+def _produced(items: Iterator[Any], depth: int = 8) -> Iterator[Any]:
+    """`items` computed on a thread of their own, `depth` ahead of the consumer; an exception
+    there is raised here."""
+    import queue
+    import threading
+
+    box: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        """Wait for room, unless the consumer has stopped (then never block)."""
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+        except BaseException as exc:  # re-raised on the consumer's thread
+            failure.append(exc)
+        finally:
+            put(_DONE)
+
+    worker = threading.Thread(target=produce, name="cdr-parse", daemon=True)
+    worker.start()
+    try:
+        while (item := box.get()) is not _DONE:
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+    if failure:
+        raise failure[0]
+
+
+def _groups(items: Iterator[tuple[Any, int]], rows: int) -> Iterator[list[Any]]:
+    """File imports (or the one empty table) in groups of about `rows` rows; at least one."""
+    group: list[Any] = []
+    count = 0
+    for item, size in items:
+        group.append(item)
+        count += size
+        if count >= rows:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
 
 
 def _lazy_tables(items: Callable[[], Iterable[Any]], schema: Any) -> Iterator[Any]:
     yield from _tables(items(), schema, BATCH_ROWS)
 
 
-def counts_by_file(settings: Settings, table: str, shas: list[str]) -> dict[str, int]:
-    """Rows per file counted in the table (dlt's csv counts are inflated, dlt#4461)."""
+def counts_by_file(
+    settings: Settings, table: str, shas: list[str], any_row: bool = False
+) -> dict[str, int]:
+    """Rows per file counted in the table (dlt's csv counts are inflated, dlt#4461);
+    `any_row`: only whether any file has a row (`{sha: 1}` for one of them, or `{}`)."""
     from genesys_finance.warehouse import placeholder, query
 
     mark = placeholder(settings)
@@ -154,12 +231,12 @@ def counts_by_file(settings: Settings, table: str, shas: list[str]) -> dict[str,
     )
     if not shas or not exists[0][0]:
         return {}
-    rows = query(
-        settings,
-        f"select file_sha256, count(*) from {CARRIER_SCHEMA}.{table} "
-        f"where file_sha256 in ({', '.join([mark] * len(shas))}) group by file_sha256",
-        shas,
-    )
+    where = f"where file_sha256 in ({', '.join([mark] * len(shas))})"
+    if any_row:
+        sql = f"select file_sha256, 1 from {CARRIER_SCHEMA}.{table} {where} limit 1"
+    else:
+        sql = f"select file_sha256, count(*) from {CARRIER_SCHEMA}.{table} {where} group by 1"
+    rows = query(settings, sql, shas)
     return {str(sha): int(n) for sha, n in rows}
 
 
@@ -171,16 +248,45 @@ _CONTENT_COLUMNS = tuple(
 )
 
 
-def duplicate_lines(settings: Settings, sha: str, limit: int = 100) -> list[tuple[int, int]]:
-    """(line, first line with the same content) for repeated CDRs of one file."""
+def repeat_candidates(keys: list[Any]) -> list[int] | None:
+    """Lines that may repeat another line of the same file: those sharing their start and end
+    instants with another (every repeated CDR does). `keys`: Arrow tables of `start_time`,
+    `end_time`, `source_line`, one per batch. None when there are too many to list (then every
+    line is compared)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not keys:
+        return []
+    table = pa.concat_tables(keys)
+    groups = table.group_by(["start_time", "end_time"]).aggregate([("source_line", "count")])
+    shared = groups.filter(pc.greater(groups["source_line_count"], 1))
+    if not shared.num_rows:
+        return []
+    rows = table.join(shared, ["start_time", "end_time"], join_type="inner")
+    lines = sorted(rows["source_line"].to_pylist())
+    return lines if len(lines) <= MAX_REPEAT_CANDIDATES else None
+
+
+MAX_REPEAT_CANDIDATES = 10_000
+
+
+def duplicate_lines(
+    settings: Settings, sha: str, lines: list[int] | None = None, limit: int = 100
+) -> list[tuple[int, int]]:
+    """(line, first line with the same content) for repeated CDRs of one file; `lines`: only
+    these can repeat one another (`repeat_candidates`; None: any line)."""
     from genesys_finance.warehouse import placeholder, query
 
+    if lines == []:
+        return []
     cols = ", ".join(_CONTENT_COLUMNS)
+    only = "" if lines is None else f" and source_line in ({', '.join(map(str, map(int, lines)))})"
     rows = query(
         settings,
         f"select source_line, first_line from (select source_line, min(source_line) over "
         f"(partition by {cols}) as first_line from {CARRIER_SCHEMA}.{CDR_TABLE} "
-        f"where file_sha256 = {placeholder(settings)}) as lines "
+        f"where file_sha256 = {placeholder(settings)}{only}) as lines "
         f"where source_line <> first_line order by source_line limit {int(limit)}",
         (sha,),
     )

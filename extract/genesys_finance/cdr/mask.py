@@ -2,7 +2,8 @@
 
 A number keeps its last 4 digits and, when it is E.164, its rating prefix (taken before the cut);
 an org's own number (in its DID pools, or listed in the PII policy) is kept in clear as E.164
-digits, as for conversations. The Call-ID is keyed-hashed like `protocolCallId`, so the two join.
+digits, as for conversations. The Call-ID is keyed-hashed like `protocolCallId`, so the two join,
+and so is its normalised form (like `protocolCallIdNormalised`): a Call-ID written otherwise joins.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from genesys_finance.call_ids import hash_call_ids
 from genesys_finance.masking import Masker, mask_number
 from genesys_finance.org_numbers import RAW_SCHEMA, OrgNumbers, from_raw_tables
 
@@ -40,8 +42,11 @@ class CdrMasker:
         )
         self._prefix_digits = masker.policy.prefix_digits
 
-    def call_id(self, value: str) -> str:
-        return self.masker.hmac(value)
+    def call_ids(self, value: str) -> tuple[str | None, str | None]:
+        """(`sip_call_id`, `sip_call_id_normalised`): the keyed hashes of the Call-ID as
+        written and normalised (`call_ids.normalise_call_id`)."""
+        exact, normalised = hash_call_ids(self.masker.require_key(), [value])
+        return exact[0], normalised[0]
 
     def number(self, value: str) -> MaskedNumber:
         masked = mask_number(value, self.org_numbers, self._prefix_digits)

@@ -47,6 +47,7 @@ class CdrRow:
     cdr_id: str
     carrier: str
     sip_call_id: str | None
+    sip_call_id_normalised: str | None  # hash of the normalised Call-ID (call_ids.py)
     start_time: datetime
     end_time: datetime
     answer_time: datetime | None
@@ -111,6 +112,7 @@ class FileContext:
     loaded_at: datetime
     ends_with_newline: bool = True
     clean_text: bool = False  # every byte decodes (see reader.scan_file)
+    one_line_records: bool = False  # every record is one line: Arrow's reader may read it
 
 
 def line_id(file_sha256: str, line: int) -> str:
@@ -366,7 +368,7 @@ class RowParser:
         the order problems are reported; the offset column first, as times depend on it."""
         parsers: dict[str, Callable[[str], Any]] = {
             "carrier": str,
-            "sip_call_id": self.masker.call_id,
+            "sip_call_id": self.masker.call_ids,  # (exact, normalised) hashes
             "utc_offset": self._offset,
             "start_time": self._utc,
             "end_time": self._utc,
@@ -443,11 +445,13 @@ class RowParser:
     def _row(self, v: dict[str, Any], line: int) -> CdrRow:
         ctx = self.ctx
         calling = v["calling_number"] or NO_NUMBER
+        call_ids = v["sip_call_id"] or (None, None)
         called = v["called_number"]
         return CdrRow(
             cdr_id=line_id(ctx.sha256, line),
             carrier=self.carrier or v["carrier"],
-            sip_call_id=v["sip_call_id"],
+            sip_call_id=call_ids[0],
+            sip_call_id_normalised=call_ids[1],
             start_time=v["start_time"],
             end_time=v["end_time"],
             answer_time=v["answer_time"],

@@ -109,6 +109,7 @@ joined as (
         legs.participant_id,
         legs.conversation_id,
         legs.sip_call_id,
+        legs.sip_call_id_normalised,
         legs.edge_id,
         coalesce(leg_queues.queue_id, conversation_queues.queue_id) as queue_id,
         conversation_wrapups.wrapup_code_id,

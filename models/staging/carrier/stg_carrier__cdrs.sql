@@ -9,6 +9,8 @@ renamed as (
         ----------  ids
         cdr_id,
         sip_call_id,
+        -- absent from a table last loaded before the loader wrote it: NULL (README, migration)
+        {{ column_if_present(source('carrier', 'cdrs'), 'sip_call_id_normalised', dbt.type_string()) }},
         invoice_id,
 
         ---------- properties

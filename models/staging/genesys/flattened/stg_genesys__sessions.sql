@@ -1,7 +1,8 @@
 {#- the payload parts read below; segments and metrics only for their counts -#}
 {%- set payload_paths = [['participants', 'participantId'], ['participants', 'purpose']] %}
 {%- for name in [
-    'sessionId', 'peerId', 'protocolCallId', 'edgeId', 'mediaBridgeId', 'selectedAgentId',
+    'sessionId', 'peerId', 'protocolCallId', 'protocolCallIdNormalised', 'edgeId', 'mediaBridgeId',
+    'selectedAgentId',
     'outboundCampaignId', 'scriptId', 'mediaType', 'direction', 'messageType', 'provider',
     'usedRouting', 'flowInType', 'flowOutType', 'recording', 'acwSkipped', 'ani', 'aniPrefix',
     'dnis', 'dnisPrefix', 'sessionDnis', 'sessionDnisPrefix', 'remote', 'flow'] %}
@@ -55,6 +56,8 @@ renamed as (
         conversation_id,
         {{ json_text('session', 'peerId') }} as peer_session_id,
         {{ json_text('session', 'protocolCallId') }} as sip_call_id,
+        -- NULL for conversations extracted before the extractor wrote it (README, migration)
+        {{ json_text('session', 'protocolCallIdNormalised') }} as sip_call_id_normalised,
         {{ json_text('session', 'edgeId') }} as edge_id,
         {{ json_text('session', 'mediaBridgeId') }} as media_bridge_id,
         {{ json_text('session', 'selectedAgentId') }} as selected_agent_id,

@@ -1,0 +1,154 @@
+"""The two CSV readers of load-cdrs give the same records with the same line numbers: Arrow's
+streaming reader (files whose every record is one line) and the csv module (any file)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from conftest import HMAC_TEST_KEY
+from genesys_finance.cdr import builtin, open_file
+from genesys_finance.cdr.batch import BatchParser
+from genesys_finance.cdr.files import _parsed
+from genesys_finance.cdr.load import arrow_schemas, rows_table
+from genesys_finance.cdr.mask import CdrMasker
+from genesys_finance.cdr.parse import CdrRow, RowParser
+from genesys_finance.cdr.reader import records, scan_file
+from genesys_finance.masking import Masker
+from genesys_finance.org_numbers import OrgNumbers
+from genesys_finance.settings import Settings
+from genesys_sim.cdr_formats import write_format_files
+from genesys_sim.generator import ConversationGenerator
+
+START, END = date(2024, 3, 1), date(2024, 3, 2)
+ORG = OrgNumbers.build([("+18005550000", "+18005550099")])
+
+
+def _sim_lines(tmp_path: Path, fmt: str) -> tuple[list[str], str]:
+    gen = ConversationGenerator(seed=5, start=START, end=END, conversations_per_day=120)
+    files = write_format_files(gen, START, END, tmp_path / "sim", fmt, seed=5)
+    text = files.paths["atlantic_carrier"].read_text(encoding="utf-8")
+    header, *lines = text.splitlines()
+    return lines, header
+
+
+def _both_ways(path: Path, fmt: str) -> list[str]:
+    """Arrow's path and the csv module's give equal tables and rejects."""
+    profile = builtin(fmt)
+    ctx = open_file(path, profile, datetime.now(UTC))
+    assert ctx.one_line_records
+    carrier = None if profile.has("carrier") else "atlantic_carrier"
+    masker = CdrMasker(Masker.from_settings(Settings(hmac_key=HMAC_TEST_KEY.encode()), env={}), ORG)
+    parser = RowParser(ctx, masker, carrier)
+    items = list(records(path, profile.encoding, profile.delimiter, ctx.ends_with_newline))[1:]
+    one_by_one = [parser.parse(item) for item in items]
+    schema = arrow_schemas()[0]
+    expected = rows_table([r for r in one_by_one if isinstance(r, CdrRow)], schema)
+    batch = BatchParser(parser, schema)
+    parsed = list(_parsed(ctx, batch))
+    table = pa.concat_tables([table for table, _, _ in parsed if table.num_rows])
+    rejects = [reject for _, bad, _ in parsed for reject in bad]
+    assert sum(read for _, _, read in parsed) == len(items)
+    assert table.sort_by("source_line").equals(expected.sort_by("source_line"))
+    assert rejects == [r for r in one_by_one if not isinstance(r, CdrRow)]
+    return [reject.reason for reject in rejects]
+
+
+@pytest.mark.parametrize("fmt", ["generic", "bandwidth"])
+def test_arrow_reader_reads_like_the_csv_module(tmp_path: Path, fmt: str) -> None:
+    lines, header = _sim_lines(tmp_path, fmt)
+    good = lines[:40]
+    short = good[3].rsplit(",", 2)[0]  # two fields short
+    long = good[4] + ",extra"
+    bad_value = good[5]
+    for word in ("inbound", "outbound", "ORIGINATION", "TERMINATION"):  # the direction
+        bad_value = bad_value.replace(word, "sideways")
+    body = [*good[:10], short, *good[10:20], long, bad_value, "   ", *good[20:], good[0]]
+    cut = good[30][: len(good[30]) // 2]  # the last line cut short, no line end
+    path = tmp_path / f"{fmt}.csv"
+    path.write_bytes(("\r\n".join([header, *body, cut])).encode("utf-8"))
+    reasons = _both_ways(path, fmt)
+    width = header.count(",") + 1
+    assert [reason.split(": ", 1)[0] for reason in reasons] == [
+        f"{fmt}.csv line {n}" for n in (12, 23, 24, 25, len(body) + 2)
+    ]
+    assert reasons[0].endswith(f"has {width - 2} fields, the header has {width}")
+    assert "truncated last line" in reasons[-1]
+    trailing = tmp_path / f"{fmt}_trailing.csv"
+    trailing.write_bytes(("\n".join([header, *body]) + "\n\n\n").encode("utf-8"))
+    assert len(_both_ways(trailing, fmt)) == 4
+
+
+@pytest.mark.parametrize(
+    ("content", "one_line"),
+    [
+        (b"a,b\n1,2\n", True),
+        (b"\xef\xbb\xbfa,b\r\n1,2\r\n\r\n", True),  # BOM, CRLF, a trailing blank line
+        (b"a,b\n1,2", True),  # no final line end
+        (b'a,b\n"1",2\n', False),  # a quote: the record could span lines
+        (b"a,b\n\n1,2\n", False),  # a blank line between records
+        (b"\na,b\n1,2\n", False),  # the header is not on line 1
+        (b"a,b\r1,2\n", False),  # a lone CR
+        (b"a,b\n1,\x002\n", False),  # NUL
+        (b"a,b\n1,\xe92\n", False),  # not UTF-8
+    ],
+)
+def test_which_files_arrow_may_read(tmp_path: Path, content: bytes, one_line: bool) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(content)
+    assert scan_file(path, "f.csv", "utf-8").one_line_records is one_line
+
+
+@pytest.mark.parametrize(
+    ("chunks", "one_line"),
+    [
+        ([b"a,b\n1,2\n", b"\n3,4\n"], False),  # a blank line across two chunks
+        ([b"a,b\n1,2\n", b"\n\n"], True),  # ... at the end of the file
+        ([b"a,b\r", b"\n1,2\r\n"], True),  # CRLF split across two chunks
+        ([b"a,b\n1,2\r", b"3,4\n"], False),  # a lone CR at a chunk's end
+    ],
+)
+def test_line_shape_across_chunk_ends(chunks: list[bytes], one_line: bool) -> None:
+    from genesys_finance.cdr.reader import _LineShape
+
+    shape = _LineShape()
+    for chunk in chunks:
+        shape.feed(chunk)
+    assert shape.result() is one_line
+
+
+def test_keyed_hash_of_a_long_key_is_hmac() -> None:
+    import hashlib
+    import hmac
+
+    from genesys_finance.call_ids import hash_call_ids
+
+    key = b"k" * 100  # longer than SHA-256's block: HMAC hashes it first
+    assert hash_call_ids(key, ["abc"])[0] == [hmac.new(key, b"abc", hashlib.sha256).hexdigest()]
+
+
+def test_rows_parsed_on_a_thread_raise_where_they_are_loaded() -> None:
+    """The parsing thread's failure (e.g. a broken file) reaches the loading thread, and a
+    consumer that stops early does not leave the thread running."""
+    import threading
+
+    from genesys_finance.cdr.load import _produced
+
+    def items() -> Iterator[int]:
+        yield 1
+        yield 2
+        raise RuntimeError("broken file")
+
+    got = []
+    with pytest.raises(RuntimeError, match="broken file"):
+        for item in _produced(items()):
+            got.append(item)
+    assert got == [1, 2]
+    early = _produced(iter(range(1000)), depth=2)
+    assert next(early) == 0
+    early.close()
+    assert not [t for t in threading.enumerate() if t.name == "cdr-parse"]
