@@ -6,11 +6,30 @@
 -- answered time in (`int_voice_leg_queue_shares`); its ms, rated seconds, expected cost and
 -- billed amount are split exactly by largest remainder (macros/finance/allocation.sql), so the
 -- parts add up to the leg to the ms, second and micro-unit.
+--
+-- Incremental per billing period (`replace_rows`, macro `billing_per_minute_replaced`): a run
+-- recomputes the periods a reconciliation row rebuilt since its last run is in or was in.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_rows',
+        replaced_rows='billing_per_minute_replaced',
+        on_schema_change='fail',
+    )
+}}
+{%- do ref('fct_conversation_costs') %}
+{%- do ref('int_time_spine_day') %}
 
 with
 
 reconciliation as (
     select * from {{ ref('fct_billing_reconciliation') }}
+    {% if is_incremental() -%}
+        -- (rows without a billing instant: the period-less rows, rebuilt on every run)
+        where billing_period is null
+            or billing_period in ({{ billing_per_minute_periods() }})
+    {%- endif %}
 ),
 
 shares as (
@@ -124,7 +143,10 @@ final as (
                         cast({{ div_half_up('expected_micros * 6000', 'rated_seconds') }} as decimal(18, 0))
                         * cast(0.00000001 as decimal(18, 8)) as decimal(18, 8)
                     )
-        end as cost_per_minute
+        end as cost_per_minute,
+
+        ---------- lineage
+        {{ genesys_finance.built_at() }} as built_at
     from grouped
 )
 

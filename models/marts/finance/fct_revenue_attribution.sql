@@ -10,6 +10,21 @@
 -- minimum and increment applied (the rating rule's formula), times the price per minute, half-up
 -- to 6 decimals per share. A leg that is not rated adds no true cost (counted in
 -- `unpriced_leg_count`).
+--
+-- Incremental per month (`replace_rows`, macro `revenue_attribution_replaced`): a run recomputes the
+-- months of the conversations rebuilt in `fct_conversation_costs` since its last run (a leg re-rated,
+-- re-shared or gone). Client contracts are not watched: after changing one, `--full-refresh`.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_rows',
+        replaced_rows='revenue_attribution_replaced',
+        on_schema_change='fail',
+    )
+}}
+{%- do ref('fct_conversation_costs') %}
+{%- do ref('int_time_spine_day') %}
 
 with
 
@@ -21,6 +36,12 @@ legs as (
         coalesce(answered_duration_ms, 0) as answered_ms,
         {{ to_micros('coalesce(expected_cost, 0)') }} as expected_micros
     from {{ ref('int_voice_legs_rated') }}
+    {% if is_incremental() -%}
+        -- (legs without a billing start: the month-less row, rebuilt on every run)
+        where billing_start is null
+            or cast({{ dbt.date_trunc('month', utc_day('billing_start')) }} as date)
+            in ({{ finance_conversation_months() }})
+    {%- endif %}
 ),
 
 shares as (
@@ -66,7 +87,7 @@ allocated as (
     from floored
 ),
 
--- the queue's own contract beats its division's
+-- the client the share's queue serves, else its division's (macros/finance/client_contracts.sql)
 contract_candidates as (
     select
         allocated.leg_id,
@@ -78,22 +99,11 @@ contract_candidates as (
         contracts.increment_seconds,
         row_number() over (
             partition by allocated.leg_id, allocated.queue_id
-            order by
-                case when contracts.queue_id is not null then 0 else 1 end,
-                contracts.effective_from desc,
-                contracts.client asc
+            order by {{ contract_preference('contracts') }}
         ) as preference
     from allocated
     inner join contracts
-        on (
-            allocated.queue_id = contracts.queue_id
-            or (contracts.queue_id is null and allocated.division_id = contracts.division_id)
-        )
-        and {{ utc_day('allocated.billing_start') }} >= contracts.effective_from
-        and (
-            contracts.effective_to is null
-            or {{ utc_day('allocated.billing_start') }} < contracts.effective_to
-        )
+        on {{ contract_serves('allocated', 'contracts', utc_day('allocated.billing_start')) }}
 ),
 
 priced as (
@@ -172,7 +182,10 @@ final as (
         ---------- money
         {{ from_micros('revenue_micros') }} as revenue,
         {{ from_micros('cost_micros') }} as true_cost,
-        {{ from_micros('revenue_micros - cost_micros') }} as margin
+        {{ from_micros('revenue_micros - cost_micros') }} as margin,
+
+        ---------- lineage
+        {{ genesys_finance.built_at() }} as built_at
     from grouped
 )
 
