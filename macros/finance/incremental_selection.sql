@@ -67,10 +67,10 @@
 {% macro finance_conversation_months() -%}
     {%- set spans_sql -%}
         select distinct
-            cast({{ dbt.date_trunc('month', utc_day(dbt.dateadd('day', -2, 'rebuilt.conversation_start'))) }} as date)
+            cast({{ dbt.date_trunc('month', utc_day('(' ~ dbt.dateadd('day', -2, 'rebuilt.conversation_start') ~ ')')) }} as date)
                 as first_month,
-            cast({{ dbt.date_trunc('month', utc_day(dbt.dateadd(
-                'day', 2, 'coalesce(rebuilt.conversation_end, ' ~ dbt.current_timestamp() ~ ')'))) }} as date)
+            cast({{ dbt.date_trunc('month', utc_day('(' ~ dbt.dateadd(
+                'day', 2, 'coalesce(rebuilt.conversation_end, ' ~ dbt.current_timestamp() ~ ')') ~ ')')) }} as date)
                 as last_month
         from {{ ref('fct_conversation_costs') }} as rebuilt
         where {{ genesys_finance.built_since_last_run('rebuilt') }}
@@ -79,7 +79,7 @@
     from {{ ref('int_time_spine_day') }} as spine
     inner join ({{ spans_sql }}) as spans
         on spine.date_day between spans.first_month and spans.last_month
-    where {{ dbt.date_part('day', 'spine.date_day') }} = 1
+    where spine.date_day = cast({{ dbt.date_trunc('month', 'spine.date_day') }} as date)
 {%- endmacro %}
 
 

@@ -137,13 +137,14 @@ final as (
         {{ from_micros('expected_micros') }} as true_cost,
         {{ from_micros('billed_micros') }} as billed_amount,
         {{ from_micros('billed_micros - expected_micros') }} as variance_amount,
-        case
+        -- the whole case cast: an incremental run's new rows must carry the column's exact type
+        cast(case
             when rated_seconds > 0
                 then cast(
                         cast({{ div_half_up('expected_micros * 6000', 'rated_seconds') }} as decimal(18, 0))
                         * cast(0.00000001 as decimal(18, 8)) as decimal(18, 8)
                     )
-        end as cost_per_minute,
+        end as decimal(18, 8)) as cost_per_minute,
 
         ---------- lineage
         {{ genesys_finance.built_at() }} as built_at
