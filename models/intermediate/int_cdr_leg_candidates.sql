@@ -68,6 +68,7 @@ all_voice_legs as (
     from {{ ref('int_voice_legs') }}
 ),
 
+{% if is_incremental() %}
 all_cdrs as (
     select
         cdr_id,
@@ -78,7 +79,6 @@ all_cdrs as (
     from {{ ref('stg_carrier__cdrs') }}
 ),
 
-{% if is_incremental() %}
 -- what changed since the last run: CDRs loaded, legs (re-)extracted, and their conversations
 -- (a conversation may have lost legs)
 new_cdrs as (
@@ -100,11 +100,10 @@ changed_leg_days as (
     select leg_day from changed_legs
     union
     select leg_day from all_voice_legs
-    where exists (
-            select 1 as shared from new_cdrs
-            where new_cdrs.sip_call_id = all_voice_legs.sip_call_id
-                or new_cdrs.sip_call_id_normalised = all_voice_legs.sip_call_id_normalised
-        )
+    where sip_call_id in (select new_cdrs.sip_call_id from new_cdrs)
+    union
+    select leg_day from all_voice_legs
+    where sip_call_id_normalised in (select new_cdrs.sip_call_id_normalised from new_cdrs)
 ),
 
 touched_days as (
@@ -122,10 +121,11 @@ touched_days as (
         )
     union
     select all_cdrs.cdr_day from all_cdrs
-    where exists (
-            select 1 as shared from changed_legs
-            where changed_legs.sip_call_id = all_cdrs.sip_call_id
-                or changed_legs.sip_call_id_normalised = all_cdrs.sip_call_id_normalised
+    where all_cdrs.sip_call_id in (select changed_legs.sip_call_id from changed_legs)
+    union
+    select all_cdrs.cdr_day from all_cdrs
+    where all_cdrs.sip_call_id_normalised in (
+            select changed_legs.sip_call_id_normalised from changed_legs
         )
 ),
 
@@ -133,30 +133,24 @@ window_cdrs as (
     select * from all_cdrs
     where cdr_day in (select touched_days.touched_day from touched_days)
 ),
-
--- the legs a CDR of those days can pair with: by Call-ID any leg, by time the legs of the days
--- around (the start tolerance is under a day)
-voice_legs as (
-    select * from all_voice_legs
-    where leg_day in (select touched_day from touched_days)
-        or leg_day in (
-            select cast({{ dbt.dateadd('day', -1, 'touched_day') }} as date) from touched_days
-        )
-        or leg_day in (
-            select cast({{ dbt.dateadd('day', 1, 'touched_day') }} as date) from touched_days
-        )
-        or sip_call_id in (select window_cdrs.sip_call_id from window_cdrs)
-        or sip_call_id_normalised in (select window_cdrs.sip_call_id_normalised from window_cdrs)
-),
-{% else %}
-window_cdrs as (
-    select * from all_cdrs
-),
-
-voice_legs as (
-    select * from all_voice_legs
-),
 {% endif %}
+
+-- the legs a CDR can pair with; incremental: those of the CDRs of the touched days, by Call-ID any
+-- leg, by time the legs of the days around (the start tolerance is under a day)
+voice_legs as (
+    select * from all_voice_legs
+    {% if is_incremental() -%}
+        where leg_day in (select touched_days.touched_day from touched_days)
+            or leg_day in (
+                select cast({{ dbt.dateadd('day', -1, 'touched_day') }} as date) from touched_days
+            )
+            or leg_day in (
+                select cast({{ dbt.dateadd('day', 1, 'touched_day') }} as date) from touched_days
+            )
+            or sip_call_id in (select window_cdrs.sip_call_id from window_cdrs)
+            or sip_call_id_normalised in (select window_cdrs.sip_call_id_normalised from window_cdrs)
+    {%- endif %}
+),
 
 carrier_hints as (
     select
@@ -449,7 +443,7 @@ final as (
         {{ utc_day('cdrs.billed_start') }} as cdr_day,
         unioned.conversation_id,
         cdrs.loaded_at as cdr_loaded_at,
-        {{ genesys_finance.newest_extracted_at(ref('int_voice_legs')) }} as legs_extracted_through,
+        (select max(all_voice_legs.extracted_at) as newest from all_voice_legs) as legs_extracted_through,
         {{ genesys_finance.built_at() }} as built_at
     from unioned
     inner join cdrs

@@ -75,4 +75,3 @@ final as (
 )
 
 select * from final
-

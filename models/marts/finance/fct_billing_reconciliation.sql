@@ -113,6 +113,7 @@ cdrs as (
         billed_amount
     from {{ ref('stg_carrier__cdrs') }}
     {% if is_incremental() -%}
+        -- this run's CDRs and those of its legs (their duplicates get rows again)
         where cdr_id in (select touched_cdrs.cdr_id from touched_cdrs)
             or cdr_id in (select matches.cdr_id from matches)
     {%- endif %}
@@ -210,14 +211,8 @@ cdr_rows as (
         on matches.leg_id = leg_conversations.leg_id
     left join ambiguous_cdrs
         on cdrs.cdr_id = ambiguous_cdrs.cdr_id
-    where (matches.leg_id is null or matches.leg_cdr_rank > 1)
-        {% if is_incremental() -%}
-            -- a CDR of this run, or a duplicate of a leg of this run
-            and (
-                cdrs.cdr_id in (select touched_cdrs.cdr_id from touched_cdrs)
-                or matches.leg_id in (select touched_legs.leg_id from touched_legs)
-            )
-        {%- endif %}
+    where matches.leg_id is null
+        or matches.leg_cdr_rank > 1
 ),
 
 unioned as (
