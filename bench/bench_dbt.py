@@ -78,7 +78,8 @@ LAYERS = {
     ),
     "matching": ("stg_carrier__cdrs", "int_cdr_leg_candidates", "int_cdr_leg_matches"),
     "marts": (
-        "int_voice_leg_queue_shares", "int_time_spine_day", "fct_voice_leg_costs",
+        "int_voice_leg_queue_shares", "int_time_spine_day", "int_billing_per_minute_daily",
+        "int_revenue_attribution_daily", "fct_voice_leg_costs",
         "fct_billing_reconciliation", "fct_conversation_costs", "fct_billing_per_minute",
         "fct_revenue_attribution",
     ),

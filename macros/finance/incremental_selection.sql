@@ -25,20 +25,16 @@
 {%- endmacro %}
 
 
-{#- The conversations with a leg re-rated (`int_voice_legs_rated`) or whose matched CDRs were
-    rebuilt (`int_cdr_leg_matches`) since this model last ran. -#}
-{% macro finance_touched_leg_conversations() -%}
-    select rerated.conversation_id
+{#- The legs re-rated (`int_voice_legs_rated`) or whose matched CDRs were rebuilt
+    (`int_cdr_leg_matches`) since this model last ran. -#}
+{% macro finance_touched_legs() -%}
+    select rerated.leg_id
     from {{ ref('int_voice_legs_rated') }} as rerated
     where {{ genesys_finance.built_since_last_run('rerated') }}
     union
-    select legs.conversation_id
-    from {{ ref('int_voice_legs_rated') }} as legs
-    where legs.leg_id in (
-            select rematched.leg_id
-            from {{ ref('int_cdr_leg_matches') }} as rematched
-            where {{ genesys_finance.built_since_last_run('rematched') }}
-        )
+    select rematched.leg_id
+    from {{ ref('int_cdr_leg_matches') }} as rematched
+    where {{ genesys_finance.built_since_last_run('rematched') }}
 {%- endmacro %}
 
 
@@ -60,49 +56,48 @@
 {%- endmacro %}
 
 
-{#- The months (their first day) a conversation rebuilt in `fct_conversation_costs` since this model
-    last ran may have put a row in, before or after its change: from its start to its end (now while
-    it runs), widened by 2 days for the carriers' billing days (a local date of a shifted day
-    start). A conversation's start never changes between versions; its legs start within it. -#}
-{% macro finance_conversation_months() -%}
+{#- The days a conversation rebuilt in `fct_conversation_costs` since this model last ran may
+    have put a row on, before or after its change: from its start to its end (now while it runs),
+    widened by 2 days for the carriers' billing days (a local date of a shifted day start). A
+    conversation's start never changes between versions; its legs start within it. -#}
+{% macro finance_conversation_days() -%}
     {%- set spans_sql -%}
         select distinct
-            cast({{ dbt.date_trunc('month', utc_day('(' ~ dbt.dateadd('day', -2, 'rebuilt.conversation_start') ~ ')')) }} as date)
-                as first_month,
-            cast({{ dbt.date_trunc('month', utc_day('(' ~ dbt.dateadd(
-                'day', 2, 'coalesce(rebuilt.conversation_end, ' ~ dbt.current_timestamp() ~ ')') ~ ')')) }} as date)
-                as last_month
+            {{ utc_day('(' ~ dbt.dateadd('day', -2, 'rebuilt.conversation_start') ~ ')') }}
+                as first_day,
+            {{ utc_day('(' ~ dbt.dateadd(
+                'day', 2, 'coalesce(rebuilt.conversation_end, ' ~ dbt.current_timestamp() ~ ')') ~ ')') }}
+                as last_day
         from {{ ref('fct_conversation_costs') }} as rebuilt
         where {{ genesys_finance.built_since_last_run('rebuilt') }}
     {%- endset -%}
-    select distinct spine.date_day as month_start
+    select distinct spine.date_day as touched_day
     from {{ ref('int_time_spine_day') }} as spine
     inner join ({{ spans_sql }}) as spans
-        on spine.date_day between spans.first_month and spans.last_month
-    where spine.date_day = cast({{ dbt.date_trunc('month', 'spine.date_day') }} as date)
+        on spine.date_day between spans.first_day and spans.last_day
 {%- endmacro %}
 
 
-{#- fct_billing_per_minute: the billing periods of the reconciliation rows rebuilt since its last
-    run (a leg's or CDR's new period; a leg's old period with a CDR is that CDR's, which has a new
-    row) and those its rebuilt conversations span (a leg's old period without a CDR). -#}
-{% macro billing_per_minute_periods() -%}
-    select rebuilt.billing_period
+{#- int_billing_per_minute_daily: the billing days of the reconciliation rows rebuilt since its last
+    run (a leg's or CDR's new day; a leg's old day with a CDR is that CDR's, which has a new row) and
+    the days its rebuilt conversations span (a leg's old day without a CDR). -#}
+{% macro billing_per_minute_days() -%}
+    select rebuilt.billing_date
     from {{ ref('fct_billing_reconciliation') }} as rebuilt
     where {{ genesys_finance.built_since_last_run('rebuilt') }}
     union
-    select month_start from ({{ genesys_finance.finance_conversation_months() }}) as months
+    select days.touched_day from ({{ genesys_finance.finance_conversation_days() }}) as days
 {%- endmacro %}
 
 
-{% macro billing_per_minute_replaced(new_rows) -%}
-    billing_period is null
-    or billing_period in ({{ genesys_finance.billing_per_minute_periods() }})
+{% macro billing_per_minute_daily_replaced(new_rows) -%}
+    billing_date is null
+    or billing_date in ({{ genesys_finance.billing_per_minute_days() }})
 {%- endmacro %}
 
 
-{#- fct_revenue_attribution: the UTC months its rebuilt conversations span. -#}
-{% macro revenue_attribution_replaced(new_rows) -%}
-    month is null
-    or month in ({{ genesys_finance.finance_conversation_months() }})
+{#- int_revenue_attribution_daily: the UTC days its rebuilt conversations span. -#}
+{% macro revenue_attribution_daily_replaced(new_rows) -%}
+    billing_day is null
+    or billing_day in ({{ genesys_finance.finance_conversation_days() }})
 {%- endmacro %}

@@ -4,6 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='cdr_day',
         on_schema_change='fail',
+        pre_hook="{{ genesys_finance.matching_pre_hook() }}",
     )
 }}
 
@@ -48,7 +49,7 @@
 
 with
 
-all_voice_legs as (
+all_voice_legs as {{ not_materialized() }} (
     select
         leg_id,
         conversation_id,
@@ -69,7 +70,7 @@ all_voice_legs as (
 ),
 
 {% if is_incremental() %}
-all_cdrs as (
+all_cdrs as {{ not_materialized() }} (
     select
         cdr_id,
         sip_call_id,
@@ -160,7 +161,7 @@ carrier_hints as (
 ),
 
 -- the org's side of a call is the dialled number inbound and the presented caller id outbound
-legs as (
+legs as {{ not_materialized() }} (
     select
         voice_legs.leg_id,
         voice_legs.conversation_id,
@@ -215,7 +216,7 @@ carrier_cdrs as (
 ),
 
 -- the carrier bills from answer to release: its answer instant when the file has one
-cdrs as (
+cdrs as {{ not_materialized() }} (
     select
         cdr_id,
         sip_call_id,
@@ -443,7 +444,8 @@ final as (
         {{ utc_day('cdrs.billed_start') }} as cdr_day,
         unioned.conversation_id,
         cdrs.loaded_at as cdr_loaded_at,
-        (select max(all_voice_legs.extracted_at) as newest from all_voice_legs) as legs_extracted_through,
+        (select max(newest.extracted_at) as newest from {{ ref('int_voice_legs') }} as newest)
+            as legs_extracted_through,
         {{ genesys_finance.built_at() }} as built_at
     from unioned
     inner join cdrs

@@ -40,6 +40,8 @@ FINANCE_MODELS = (
     "intermediate.int_cdr_leg_matches",
     "intermediate.int_voice_legs_rated",
     "intermediate.int_voice_leg_queue_shares",
+    "intermediate.int_billing_per_minute_daily",
+    "intermediate.int_revenue_attribution_daily",
     "finance.fct_voice_leg_costs",
     "finance.fct_billing_reconciliation",
     "finance.fct_conversation_costs",

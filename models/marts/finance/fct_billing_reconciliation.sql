@@ -41,13 +41,7 @@ with
 
 {% if is_incremental() %}
 touched_legs as (
-    select rerated.leg_id
-    from {{ ref('int_voice_legs_rated') }} as rerated
-    where {{ genesys_finance.built_since_last_run('rerated') }}
-    union
-    select rematched.leg_id
-    from {{ ref('int_cdr_leg_matches') }} as rematched
-    where {{ genesys_finance.built_since_last_run('rematched') }}
+    {{ finance_touched_legs() }}
 ),
 
 touched_cdrs as (

@@ -19,7 +19,9 @@ with
 
 {% if is_incremental() %}
 touched_conversations as (
-    {{ finance_touched_leg_conversations() }}
+    select legs.conversation_id
+    from {{ ref('int_voice_legs_rated') }} as legs
+    where legs.leg_id in ({{ finance_touched_legs() }})
 ),
 {% endif %}
 
