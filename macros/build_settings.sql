@@ -84,3 +84,17 @@
     set local work_mem = '{{ var("genesys_postgres_work_mem", "128MB") }}';
     set local enable_nestloop = off
 {%- endmacro %}
+
+
+{#- post-hook of the incremental finance models, Postgres: planner statistics for the table just
+    written. Without them the next run's plans take a table of 800,000 rows for a few hundred and
+    nest loops over it (the 1M incremental run's `int_cdr_leg_matches` ran for over 10 minutes). -#}
+{% macro finance_post_hook() -%}
+    {{ return(adapter.dispatch('finance_post_hook', 'genesys_finance')()) }}
+{%- endmacro %}
+
+{% macro default__finance_post_hook() -%}{%- endmacro %}
+
+{% macro postgres__finance_post_hook() -%}
+    analyze {{ this.include(database=false) }}
+{%- endmacro %}

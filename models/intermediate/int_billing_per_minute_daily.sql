@@ -14,6 +14,7 @@
         incremental_strategy='replace_rows',
         replaced_rows='billing_per_minute_daily_replaced',
         on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
     )
 }}
 {%- do ref('fct_conversation_costs') %}

@@ -4,6 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key='cdr_day',
         on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
         pre_hook="{{ genesys_finance.matching_pre_hook() }}",
     )
 }}

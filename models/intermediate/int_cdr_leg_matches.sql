@@ -4,6 +4,8 @@
         incremental_strategy='replace_rows',
         replaced_rows='cdr_leg_matches_replaced',
         on_schema_change='fail',
+        pre_hook="{{ genesys_finance.matching_pre_hook() }}",
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
     )
 }}
 

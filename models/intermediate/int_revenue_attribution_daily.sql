@@ -13,6 +13,7 @@
         incremental_strategy='replace_rows',
         replaced_rows='revenue_attribution_daily_replaced',
         on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
     )
 }}
 {%- do ref('fct_conversation_costs') %}

@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='replace_conversations',
         on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
     )
 }}
 

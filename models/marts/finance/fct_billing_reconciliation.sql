@@ -29,6 +29,7 @@
         incremental_strategy='replace_rows',
         replaced_rows='billing_reconciliation_replaced',
         on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
     )
 }}
 {%- do genesys_finance.conversation_batch() %}
