@@ -53,22 +53,7 @@ RUN_COLUMNS = frozenset({"built_at", "legs_extracted_through"})
 
 
 def _snapshot(settings: Settings) -> dict[str, list[tuple[str, ...]]]:
-    out: dict[str, list[tuple[str, ...]]] = {}
-    for relation in FINANCE_MODELS:
-        schema, table = relation.split(".")
-        columns = [
-            name
-            for (name,) in raw_loader.fetch(
-                settings,
-                "select column_name from information_schema.columns "
-                f"where table_schema = '{schema}' and table_name = '{table}' "
-                "order by ordinal_position",
-            )
-            if name not in RUN_COLUMNS
-        ]
-        rows = raw_loader.fetch(settings, f"select {', '.join(columns)} from {relation}")
-        out[relation] = sorted(tuple("" if v is None else str(v) for v in row) for row in rows)
-    return out
+    return raw_loader.snapshot(settings, FINANCE_MODELS, exclude=RUN_COLUMNS)
 
 
 def _cdr_files(gen: ConversationGenerator, day: date, out: Path) -> dict[str, Path]:
