@@ -1,13 +1,21 @@
-"""Benchmark the dbt flattening layer: full build and incremental run, DuckDB and Postgres.
+"""Benchmark the dbt build (flattening, rating, matching, finance marts): full and incremental.
 
     .venv/bin/python bench/bench_dbt.py --conversations 100000 --targets duckdb postgres
     .venv/bin/python bench/bench_dbt.py --conversations 1000000
     .venv/bin/python bench/bench_dbt.py --conversations 1000000 --reuse   # keep/reuse the raw load
 
-For each target: land N simulator conversations (masked) in a fresh warehouse, time
-`dbt run --full-refresh` (the models) and `dbt build` (models + data and unit tests), then land
-one more day of data and time an incremental `dbt run`. Targets: incremental <= 5% of full; a 1M
-full build <= 10 min on Postgres and <= 3 min on DuckDB. Results are printed and appended to
+For each target: land N simulator conversations (masked, the org's numbers in clear) and the
+carriers' CDR files for them (written from the simulator's ground truth, one format per carrier:
+Genesys Cloud Voice's usage report with Call-IDs, Northwind's Bandwidth BDRs and Atlantic's Twilio
+log without, so the time-and-number fallback matches a third of the legs; loaded with
+`load_cdr_files`, what `genesys-finance load-cdrs` runs) in a fresh warehouse, time a
+flattening-only `dbt run --full-refresh` (the baseline the finance models are measured against),
+then `dbt run --full-refresh` of every model and `dbt build` (models + data and unit tests), then
+land one more day of conversations and that day's CDRs and time an incremental `dbt run`.
+Targets (issues 12, 13): incremental <= 5% of full; the finance models add <= 30 % to the
+flattening-only build; 1M: full build <= 2 min on DuckDB, <= 4 min on Postgres. Per-model seconds
+are summed per layer (`*_layers_s`: flattening, rating, matching, marts). Results are printed and
+appended to
 `bench/out/bench_dbt.jsonl`, with the 1-minute load average around each timed run (the machine
 may be shared), each model's seconds (`*_models_s`, from dbt's run_results.json) and the CPU time of
 the dbt process (`*_dbt_cpu_s`: on DuckDB all of the work, steadier than wall time under load).
@@ -39,8 +47,13 @@ sys.path.insert(0, str(ROOT / "tests" / "python"))
 sys.path.insert(0, str(ROOT / "extract"))
 
 import raw_loader  # noqa: E402
+from genesys_finance.cdr import builtin, load_cdr_files  # noqa: E402
 from genesys_finance.dbt_runner import run_dbt  # noqa: E402
+from genesys_finance.masking import Masker  # noqa: E402
+from genesys_finance.org_numbers import OrgNumbers  # noqa: E402
 from genesys_finance.settings import PostgresSettings, Settings  # noqa: E402
+from genesys_sim.carrier import load_tariff, orphan_cdrs  # noqa: E402
+from genesys_sim.cdr_formats import CarrierFiles, carrier_view, conversation_views  # noqa: E402
 from genesys_sim.generator import ConversationGenerator  # noqa: E402
 
 # Simulator data: rated with the demo's invented lookups (seeds/demo/), as the tests do.
@@ -50,6 +63,32 @@ START = date(2024, 1, 1)
 FIRST_EXTRACT = datetime(2025, 1, 1, tzinfo=UTC)
 HMAC_KEY = b"bench-key-not-a-secret"
 PROJECT_DIR = ROOT  # --project-dir: e.g. an export of an older commit, to compare
+# Each simulated carrier sends its CDRs in another carrier's export format (as
+# tests/python/test_reconciliation_formats.py): a Call-ID in one, none in the other two.
+CDR_FORMAT_OF = {
+    "genesys_cloud_voice": "genesys-voice",
+    "northwind_telecom": "bandwidth",
+    "atlantic_carrier": "twilio",
+}
+# Which models make each layer of the build, for the per-layer sums.
+LAYERS = {
+    "rating": (
+        "int_rate_cards", "int_client_contracts", "int_voice_leg_carrier_candidates",
+        "int_voice_legs_rated",
+    ),
+    "matching": ("stg_carrier__cdrs", "int_cdr_leg_candidates", "int_cdr_leg_matches"),
+    "marts": (
+        "int_voice_leg_queue_shares", "int_time_spine_day", "int_billing_per_minute_daily",
+        "int_revenue_attribution_daily", "fct_voice_leg_costs",
+        "fct_billing_reconciliation", "fct_conversation_costs", "fct_billing_per_minute",
+        "fct_revenue_attribution",
+    ),
+}  # fmt: skip
+FLATTENING = [
+    "--select",
+    "path:models/staging/genesys",
+    "path:models/intermediate/per_conversation",
+]
 
 
 def _days(per_day: int, total: int) -> int:
@@ -165,25 +204,92 @@ def _generator(per_day: int) -> ConversationGenerator:
     )
 
 
-def _load_all(targets: list[Settings], conversations: int, per_day: int) -> float:
-    """Generate N conversations once and land them in every target; seconds taken."""
+def _org_numbers(gen: ConversationGenerator) -> OrgNumbers:
+    pools, dids = gen.did_pools(), gen.dids()
+    return OrgNumbers.build(
+        ranges=[(p["startPhoneNumber"], p["endPhoneNumber"]) for p in pools],
+        numbers=[d["phoneNumber"] for d in dids],
+    )
+
+
+def _land_org(settings: Settings, gen: ConversationGenerator) -> None:
+    """The org's DID pools and DIDs (the extractor reads them first) and queues and divisions."""
+    raw_loader.load_org_numbers(settings, gen.did_pools(), gen.dids())
+    raw_loader.load_dimensions(settings, {"queues": gen.queues(), "divisions": gen.divisions()})
+
+
+def _load_cdrs(targets: list[Settings], files: CarrierFiles, org: OrgNumbers) -> dict[str, Any]:
+    """Load each carrier's file into every target, as `genesys-finance load-cdrs` does."""
+    t0 = time.monotonic()
+    rows = 0
+    for settings in targets:
+        masker = Masker.from_settings(settings, env={}, org_numbers=org)
+        for carrier, path in files.paths.items():
+            fmt = files.fmt(carrier)
+            (report,) = load_cdr_files(
+                settings, [path], builtin(fmt), masker=masker, org_numbers=org,
+                carrier=None if fmt == "genesys-voice" else carrier,
+            )  # fmt: skip
+            assert report.error is None and report.rejected == 0, report.summary()
+            rows += int(report.loaded or 0)
+    return {"cdr_rows": rows // max(1, len(targets)), "cdr_load_s": round(time.monotonic() - t0, 1)}
+
+
+def _write_cdrs(
+    files: CarrierFiles, conversations: list[dict[str, Any]], tariff: Any
+) -> tuple[int, int]:
+    """The carriers' CDR lines for these conversations; (lines, billed legs)."""
+    lines, billed = 0, set()
+    for view in conversation_views(conversations, tariff, seed=SEED):
+        files.write(view)
+        lines += 1
+        billed.add(view.cdr.sip_call_id)
+    return lines, len(billed)
+
+
+def _write_orphans(files: CarrierFiles, tariff: Any, first: date, last: date, count: int) -> int:
+    """CDRs no Genesys leg has (3 % of the billed legs, as the simulator's files)."""
+    n = 0
+    for _, cdr in orphan_cdrs(tariff, first, last, count, SEED):
+        files.write(carrier_view(cdr, 0, SEED, 3_000, 250, 0.02))
+        n += 1
+    return n
+
+
+def _load_all(
+    targets: list[Settings], conversations: int, per_day: int, cdr_dir: Path
+) -> dict[str, Any]:
+    """Generate N conversations once and land them, and their carriers' CDRs, in every target."""
     t0 = time.monotonic()
     gen = _generator(per_day)
+    org = _org_numbers(gen)
+    for settings in targets:
+        _land_org(settings, gen)
+    tariff = load_tariff()
+    files = CarrierFiles(cdr_dir, CDR_FORMAT_OF, "full")
     days = _days(per_day, conversations) + 1
-    loaded = 0
-    for _, batch in _batches(gen, START, days, 20_000):
+    loaded = lines = billed = 0
+    last_day = START
+    for day, batch in _batches(gen, START, days, 20_000):
         batch = batch[: max(0, conversations - loaded)]
         if not batch:
             break
-        masked = raw_loader.mask_conversations(targets[0], batch)  # same key for every target
+        last_day = day
+        masked = raw_loader.mask_conversations(targets[0], batch, org)  # same key for every target
         for settings in targets:
             n = raw_loader.load_conversations(
                 settings, masked, extracted_at=FIRST_EXTRACT, mask=False
             )
-        loaded += n
-        print(f"  loaded {loaded:,}", end="\r", flush=True)
+        written, legs = _write_cdrs(files, batch, tariff)
+        lines, billed, loaded = lines + written, billed + legs, loaded + n
+        print(f"  loaded {loaded:,} conversations, {lines:,} CDR lines", end="\r", flush=True)
+    lines += _write_orphans(files, tariff, START, last_day, round(billed * 0.03))
+    files.close()
     print()
-    return time.monotonic() - t0
+    generated_s = time.monotonic() - t0
+    result = {"load_s": round(generated_s, 1), "cdr_lines": lines}
+    result |= _load_cdrs(targets, files, org)
+    return result
 
 
 def _children_cpu() -> float:
@@ -223,14 +329,41 @@ def _model_seconds(tp: Path) -> dict[str, float]:
     }
 
 
+def _layers(models: dict[str, float]) -> dict[str, float]:
+    """Model-seconds summed per layer (two threads: the sums exceed the wall time)."""
+    out = {layer: 0.0 for layer in ("flattening", *LAYERS)}
+    for name, seconds in models.items():
+        layer = next((k for k, names in LAYERS.items() if name in names), "flattening")
+        out[layer] += seconds
+    return {k: round(v, 1) for k, v in out.items()}
+
+
+def _next_day(
+    settings: Settings, gen: ConversationGenerator, day: date, cdr_dir: Path
+) -> dict[str, Any]:
+    """One more day of conversations, extracted later, and that day's CDR files."""
+    org = _org_numbers(gen)
+    extra = gen.conversations_for_day(day)
+    masked = raw_loader.mask_conversations(settings, extra, org)
+    raw_loader.load_conversations(
+        settings, masked, extracted_at=FIRST_EXTRACT + timedelta(days=1), mask=False
+    )
+    files = CarrierFiles(cdr_dir, CDR_FORMAT_OF, f"{day:%Y%m%d}")
+    _write_cdrs(files, extra, load_tariff())
+    files.close()
+    loaded = _load_cdrs([settings], files, org)
+    return {"incremental_conversations": len(extra), "incremental_cdr_rows": loaded["cdr_rows"]}
+
+
 def bench_target(
     target: str,
     conversations: int,
     per_day: int,
     keep: bool,
     snapshot: RawSnapshot | None = None,
-    load_s: float | None = None,
+    loading: dict[str, Any] | None = None,
     tests: bool = True,
+    baseline: bool = True,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench_dbt_{target}_"))
     result: dict[str, Any] = {"target": target, "conversations": conversations}
@@ -239,13 +372,16 @@ def bench_target(
         result["raw_snapshot"] = str(snapshot.path if target == "duckdb" else snapshot.pg_name)
     else:
         settings, pg_name = _fresh(target, workdir)
-        load_s = _load_all([settings], conversations, per_day)
+        loading = _load_all([settings], conversations, per_day, workdir / "cdrs")
     gen = _generator(per_day)
     days = _days(per_day, conversations) + 1
     result["loaded"] = raw_loader.fetch(settings, "select count(*) from genesys_raw.conversations")[
         0
     ][0]
-    result["load_s"] = None if load_s is None else round(load_s, 1)
+    result["cdrs_loaded"] = raw_loader.fetch(settings, "select count(*) from carrier_raw.cdrs")[0][
+        0
+    ]
+    result |= loading or {}
     result["cpus"] = os.cpu_count()
     if PROJECT_DIR != ROOT:
         result["project_dir"] = str(PROJECT_DIR)
@@ -254,17 +390,19 @@ def bench_target(
         run_dbt(settings, ["parse"], target_path=tp, project_dir=PROJECT_DIR)
         # the lookups the finance models read (`dbt run` loads no seed); not timed
         run_dbt(settings, ["seed"], target_path=tp, project_dir=PROJECT_DIR)
+        if baseline:  # the flattening alone, from scratch: what the finance models add to
+            flat = _timed_dbt(
+                settings, ["run", "--full-refresh", *FLATTENING], tp, result, "flattening_run"
+            )
         full = _timed_dbt(settings, ["run", "--full-refresh"], tp, result, "full_run")
+        result["full_run_layers_s"] = _layers(result["full_run_models_s"])
+        if baseline:
+            result["finance_adds_pct"] = round(100 * (full - flat) / flat, 1)
         if tests:  # incremental no-op + every test
             _timed_dbt(settings, ["build"], tp, result, "build_tests")
-        # one more day of data, extracted later
-        extra_day = START + timedelta(days=days)
-        extra = gen.conversations_for_day(extra_day)
-        raw_loader.load_conversations(
-            settings, extra, extracted_at=FIRST_EXTRACT + timedelta(days=1)
-        )
-        result["incremental_conversations"] = len(extra)
+        result |= _next_day(settings, gen, START + timedelta(days=days), workdir / "cdrs_next")
         inc = _timed_dbt(settings, ["run"], tp, result, "incremental_run")
+        result["incremental_run_layers_s"] = _layers(result["incremental_run_models_s"])
         noop = run_dbt(settings, ["parse"], target_path=tp, project_dir=PROJECT_DIR)
         result["dbt_startup_s"] = round(noop.seconds, 1)
         result["incremental_pct_of_full"] = round(100 * inc / full, 1)
@@ -293,6 +431,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--skip-tests", action="store_true", help="skip the `dbt build` (tests) step"
     )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the flattening-only full build"
+    )
     parser.add_argument("--drop-raw", action="store_true", help="drop the raw snapshots at the end")
     parser.add_argument(
         "--raw-dir", type=Path, default=Path(tempfile.gettempdir()) / "gf_bench_raw"
@@ -305,14 +446,16 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     for n in args.conversations:
         snapshots: dict[str, RawSnapshot] = {}
-        load_s: float | None = None
+        loading: dict[str, Any] | None = None
         if args.reuse or args.load_only:
             snapshots = {t: RawSnapshot(t, n, args.raw_dir) for t in args.targets}
             missing = [snap for snap in snapshots.values() if not snap.exists()]
             if missing:
                 print(f"== loading {n:,} conversations into {[s.target for s in missing]}")
-                load_s = _load_all([snap.create() for snap in missing], n, args.per_day)
-                print(f"   {load_s:.0f} s")
+                loading = _load_all(
+                    [snap.create() for snap in missing], n, args.per_day, args.raw_dir / f"cdrs_{n}"
+                )
+                print(f"   {loading}")
         if not args.load_only:
             for target in args.targets:
                 print(f"== {target}: {n:,} conversations")
@@ -322,8 +465,9 @@ def main(argv: list[str] | None = None) -> int:
                     args.per_day,
                     args.keep,
                     snapshots.get(target),
-                    load_s,
+                    loading,
                     tests=not args.skip_tests,
+                    baseline=not args.no_baseline,
                 )
                 result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
                 print(json.dumps(result, indent=2))

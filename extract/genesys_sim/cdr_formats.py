@@ -24,21 +24,23 @@ from __future__ import annotations
 import csv
 import random
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from zoneinfo import ZoneInfo
 
 from genesys_sim.carrier import (
     DEFAULT_RATE_CARDS,
     TRUTH_COLUMNS,
     Cdr,
+    Tariff,
     Truth,
     _Generator,
     bill_leg,
+    carrier_legs,
     invoice_id,
     iter_legs,
     load_tariff,
@@ -286,6 +288,65 @@ def views(
         )
 
 
+class CarrierFiles:
+    """Streams CDR lines to one file per carrier, each in its carrier's format (`format_of`: one
+    format for all, or carrier -> format), opened on the carrier's first line."""
+
+    def __init__(self, out_dir: Path, format_of: str | Mapping[str, str], tag: str) -> None:
+        self.out_dir = out_dir
+        self.format_of = format_of
+        self.tag = tag
+        self.paths: dict[str, Path] = {}
+        self._handles: dict[str, tuple[IO[str], csv.DictWriter[str], str]] = {}
+        self._lines: dict[str, int] = {}
+        out_dir.mkdir(parents=True, exist_ok=True)
+
+    def fmt(self, carrier: str) -> str:
+        fmt = self.format_of if isinstance(self.format_of, str) else self.format_of[carrier]
+        if fmt not in _WRITERS:
+            raise ValueError(f"unknown CDR format {fmt!r} (one of {', '.join(FORMATS)})")
+        return fmt
+
+    def write(self, view: CarrierView) -> tuple[Path, int]:
+        """Write one line; its file and line number (header = line 1)."""
+        carrier = view.cdr.carrier
+        if carrier not in self._handles:
+            fmt = self.fmt(carrier)
+            path = self.paths[carrier] = self.out_dir / f"cdrs_{carrier}_{fmt}_{self.tag}.csv"
+            handle = path.open("w", newline="", encoding="utf-8")
+            writer = csv.DictWriter(handle, columns(fmt), lineterminator="\n")
+            writer.writeheader()
+            self._handles[carrier] = (handle, writer, fmt)
+            self._lines[carrier] = 1
+        _, writer, fmt = self._handles[carrier]
+        writer.writerow(_WRITERS[fmt](view))
+        self._lines[carrier] += 1
+        return self.paths[carrier], self._lines[carrier]
+
+    def close(self) -> None:
+        for handle, _, _ in self._handles.values():
+            handle.close()
+        self._handles.clear()
+
+
+def conversation_views(
+    conversations: Iterable[dict[str, Any]],
+    tariff: Tariff,
+    seed: int = 0,
+    discrepancy_rate: float = 0.03,
+    clock_skew_ms: int = 3_000,
+    jitter_ms: int = 250,
+    b2bua_rate: float = 0.02,
+) -> Iterator[CarrierView]:
+    """The CDRs the carriers record for these (unmasked) conversations, as `views` bills them, for a
+    caller that already holds the conversations (the benchmark: no second generation pass)."""
+    for conversation in conversations:
+        for leg in carrier_legs(conversation):
+            _, rows = bill_leg(leg, tariff, seed, discrepancy_rate)
+            for copy, cdr in enumerate(rows):
+                yield carrier_view(cdr, copy, seed, clock_skew_ms, jitter_ms, b2bua_rate)
+
+
 def write_format_files(
     generator: _Generator,
     start: date,
@@ -301,15 +362,9 @@ def write_format_files(
 ) -> FormatFiles:
     """One `fmt` file per carrier for conversations started on days `[start, end)`, plus the
     per-line and per-leg ground truth. Streams: memory holds the open files, not the period."""
-    if fmt not in _WRITERS:
-        raise ValueError(f"unknown CDR format {fmt!r} (one of {', '.join(FORMATS)})")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    files = CarrierFiles(out_dir, fmt, f"{start:%Y%m%d}_{end:%Y%m%d}")
+    files.fmt("any")  # an unknown format fails before anything is written
     tag = f"{fmt}_{start:%Y%m%d}_{end:%Y%m%d}"
-    writer_of = _WRITERS[fmt]
-    header = columns(fmt)
-    paths: dict[str, Path] = {}
-    handles: dict[str, tuple[IO[str], csv.DictWriter[str]]] = {}
-    lines: dict[str, int] = {}
     line_truth = out_dir / f"truth_lines_{tag}.csv"
     leg_truth = out_dir / f"truth_legs_{tag}.csv"
     try:
@@ -329,20 +384,12 @@ def write_format_files(
                 legs_out.writerow(truth.row())
                 for view in carrier_views:
                     cdr = view.cdr
-                    if cdr.carrier not in handles:
-                        path = paths[cdr.carrier] = out_dir / f"cdrs_{cdr.carrier}_{tag}.csv"
-                        handle = path.open("w", newline="", encoding="utf-8")
-                        writer = csv.DictWriter(handle, header, lineterminator="\n")
-                        writer.writeheader()
-                        handles[cdr.carrier] = (handle, writer)
-                        lines[cdr.carrier] = 1
-                    handles[cdr.carrier][1].writerow(writer_of(view))
-                    lines[cdr.carrier] += 1
+                    path, line = files.write(view)
                     lines_out.writerow(
                         {
                             "format": fmt,
-                            "file": paths[cdr.carrier].name,
-                            "line": lines[cdr.carrier],
+                            "file": path.name,
+                            "line": line,
                             "carrier": cdr.carrier,
                             "cdr_call_id": view.call_id if fmt in WITH_CALL_ID else "",
                             "leg_call_id": cdr.sip_call_id if truth.conversation_id else "",
@@ -353,6 +400,5 @@ def write_format_files(
                         }
                     )
     finally:
-        for open_file, _ in handles.values():
-            open_file.close()
-    return FormatFiles(fmt, paths, line_truth, leg_truth)
+        files.close()
+    return FormatFiles(fmt, files.paths, line_truth, leg_truth)

@@ -1,4 +1,13 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='cdr_day',
+        on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
+        pre_hook="{{ genesys_finance.matching_pre_hook() }}",
+    )
+}}
 
 -- Every (CDR, leg) pair that could be the same call, with how it would match and how good the
 -- match is; `int_cdr_leg_matches` keeps one leg per CDR. Methods, tried in this order, each only
@@ -13,15 +22,40 @@
 --      answer instant is within `genesys_finance_match_start_tolerance_ms` of the CDR's start and
 --      whose answered duration is within `genesys_finance_match_duration_tolerance_ms` of the
 --      CDR's. Ranked by |start difference|, then |duration difference|.
+-- A CDR no method pairs has one row with no leg, so every CDR is here (its day, its load).
+--
+-- Incremental by the CDR's UTC day (`cdr_day`, dbt's delete+insert: a day's rows are replaced as a
+-- whole; every CDR having a row, a reprocessed day with CDRs always has rows). A run reprocesses
+-- the days whose matching may have changed (`touched_days`): the days of CDRs loaded since the last
+-- run; the day before, of and after each changed leg's answer (the start tolerance is far below a
+-- day); the days of the CDRs a changed conversation's legs were candidates of; the days of CDRs
+-- whose Call-ID a changed leg carries; the day before, of and after each leg whose Call-ID a new
+-- CDR carries (its leaving the fallback changes its neighbours' candidates). For the CDRs of those
+-- days it pairs against every leg by Call-ID and against the legs of the days around them by time
+-- and number; a leg's pairing by Call-ID with a CDR of another day is read from this model's rows
+-- (exact: that day would have been reprocessed had it changed). docs/internals.md has the proof.
 
 {%- set start_tolerance_ms = var('genesys_finance_match_start_tolerance_ms') %}
 {%- set duration_tolerance_ms = var('genesys_finance_match_duration_tolerance_ms') %}
+{%- if start_tolerance_ms | int >= 86400000 %}
+    {{ exceptions.raise_compiler_error(
+        "genesys_finance_match_start_tolerance_ms must be under a day: the incremental matching "
+        ~ "reprocesses the days around a change") }}
+{%- endif %}
+{%- do genesys_finance.conversation_batch() %}
+{%- if is_incremental() %}
+    {%- set legs_watermark = genesys_finance.newest_value('legs_extracted_through') %}
+    {%- set cdrs_watermark = genesys_finance.newest_value('cdr_loaded_at') %}
+{%- endif %}
 
 with
 
-voice_legs as (
+all_voice_legs as {{ not_materialized() }} (
     select
         leg_id,
+        conversation_id,
+        extracted_at,
+        {{ utc_day('answered_at') }} as leg_day,
         sip_call_id,
         {{ column_if_present(ref('int_voice_legs'), 'sip_call_id_normalised', dbt.type_string()) }},
         direction,
@@ -36,6 +70,90 @@ voice_legs as (
     from {{ ref('int_voice_legs') }}
 ),
 
+{% if is_incremental() %}
+all_cdrs as {{ not_materialized() }} (
+    select
+        cdr_id,
+        sip_call_id,
+        {{ column_if_present(ref('stg_carrier__cdrs'), 'sip_call_id_normalised', dbt.type_string()) }},
+        {{ utc_day('coalesce(answer_time, start_time)') }} as cdr_day,
+        loaded_at
+    from {{ ref('stg_carrier__cdrs') }}
+),
+
+-- what changed since the last run: CDRs loaded, legs (re-)extracted, and their conversations
+-- (a conversation may have lost legs)
+new_cdrs as (
+    select * from all_cdrs
+    where loaded_at > {{ cdrs_watermark }}
+),
+
+changed_legs as (
+    select * from all_voice_legs
+    where extracted_at > {{ legs_watermark }}
+),
+
+changed_conversations as (
+    select conversation_id from {{ genesys_finance.conversation_batch() }}
+    where extracted_at > {{ legs_watermark }}
+),
+
+changed_leg_days as (
+    select leg_day from changed_legs
+    union
+    select leg_day from all_voice_legs
+    where sip_call_id in (select new_cdrs.sip_call_id from new_cdrs)
+    union
+    select leg_day from all_voice_legs
+    where sip_call_id_normalised in (select new_cdrs.sip_call_id_normalised from new_cdrs)
+),
+
+touched_days as (
+    select cdr_day as touched_day from new_cdrs
+    union
+    select leg_day from changed_leg_days
+    union
+    select cast({{ dbt.dateadd('day', -1, 'leg_day') }} as date) from changed_leg_days
+    union
+    select cast({{ dbt.dateadd('day', 1, 'leg_day') }} as date) from changed_leg_days
+    union
+    select held.cdr_day from {{ this }} as held
+    where held.conversation_id in (
+            select changed_conversations.conversation_id from changed_conversations
+        )
+    union
+    select all_cdrs.cdr_day from all_cdrs
+    where all_cdrs.sip_call_id in (select changed_legs.sip_call_id from changed_legs)
+    union
+    select all_cdrs.cdr_day from all_cdrs
+    where all_cdrs.sip_call_id_normalised in (
+            select changed_legs.sip_call_id_normalised from changed_legs
+        )
+),
+
+window_cdrs as (
+    select * from all_cdrs
+    where cdr_day in (select touched_days.touched_day from touched_days)
+),
+{% endif %}
+
+-- the legs a CDR can pair with; incremental: those of the CDRs of the touched days, by Call-ID any
+-- leg, by time the legs of the days around (the start tolerance is under a day)
+voice_legs as (
+    select * from all_voice_legs
+    {% if is_incremental() -%}
+        where leg_day in (select touched_days.touched_day from touched_days)
+            or leg_day in (
+                select cast({{ dbt.dateadd('day', -1, 'touched_day') }} as date) from touched_days
+            )
+            or leg_day in (
+                select cast({{ dbt.dateadd('day', 1, 'touched_day') }} as date) from touched_days
+            )
+            or sip_call_id in (select window_cdrs.sip_call_id from window_cdrs)
+            or sip_call_id_normalised in (select window_cdrs.sip_call_id_normalised from window_cdrs)
+    {%- endif %}
+),
+
 carrier_hints as (
     select
         leg_id,
@@ -44,9 +162,10 @@ carrier_hints as (
 ),
 
 -- the org's side of a call is the dialled number inbound and the presented caller id outbound
-legs as (
+legs as {{ not_materialized() }} (
     select
         voice_legs.leg_id,
+        voice_legs.conversation_id,
         voice_legs.sip_call_id,
         voice_legs.sip_call_id_normalised,
         voice_legs.direction,
@@ -89,18 +208,23 @@ carrier_cdrs as (
         called_number_last4,
         called_number_prefix,
         {{ column_if_present(ref('stg_carrier__cdrs'), 'calling_number_org', dbt.type_string()) }},
-        {{ column_if_present(ref('stg_carrier__cdrs'), 'called_number_org', dbt.type_string()) }}
+        {{ column_if_present(ref('stg_carrier__cdrs'), 'called_number_org', dbt.type_string()) }},
+        loaded_at
     from {{ ref('stg_carrier__cdrs') }}
+    {% if is_incremental() -%}
+        where cdr_id in (select window_cdrs.cdr_id from window_cdrs)
+    {%- endif %}
 ),
 
 -- the carrier bills from answer to release: its answer instant when the file has one
-cdrs as (
+cdrs as {{ not_materialized() }} (
     select
         cdr_id,
         sip_call_id,
         sip_call_id_normalised,
         carrier,
         direction,
+        loaded_at,
         coalesce(answer_time, start_time) as billed_start,
         coalesce(
             carrier_duration_ms,
@@ -160,6 +284,16 @@ matched_by_call_id as (
         cdr_id,
         leg_id
     from by_normalised_call_id
+    {% if is_incremental() -%}
+    -- the Call-ID pairs of the CDRs of other days, as this model holds them
+    union all
+    select
+        held.cdr_id,
+        held.leg_id
+    from {{ this }} as held
+    where held.match_method in ('call_id', 'call_id_normalised')
+        and held.cdr_day not in (select touched_days.touched_day from touched_days)
+    {%- endif %}
 ),
 
 -- legs and CDRs a Call-ID already paired are out of the fallback: it never re-pairs them
@@ -222,6 +356,7 @@ measured as (
         pairs.leg_id,
         pairs.match_method,
         pairs.method_rank,
+        legs.conversation_id,
         {{ duration_ms('legs.answered_at', 'cdrs.billed_start') }} as start_diff_ms,
         cdrs.billed_duration_ms - legs.answered_duration_ms as duration_diff_ms
     from pairs
@@ -253,19 +388,69 @@ ranked as (
     from measured
 ),
 
-final as (
+paired as (
     select
         cdr_id,
         leg_id,
-        cast(match_method as {{ dbt.type_string() }}) as match_method,
-        cast(start_diff_ms as bigint) as start_diff_ms,
-        cast(duration_diff_ms as bigint) as duration_diff_ms,
-        cast(candidate_rank as bigint) as candidate_rank,
+        conversation_id,
+        match_method,
+        start_diff_ms,
+        duration_diff_ms,
+        candidate_rank,
         -- only the best candidate's ties make the CDR ambiguous
         max(case when candidate_rank = 1 then equally_good_candidates end)
             over (partition by cdr_id)
         > 1 as is_ambiguous
     from ranked
+),
+
+-- a CDR no method paired: one row without a leg
+unpaired as (
+    select
+        cdrs.cdr_id,
+        cast(null as {{ dbt.type_string() }}) as leg_id,
+        cast(null as {{ dbt.type_string() }}) as conversation_id,
+        cast(null as {{ dbt.type_string() }}) as match_method,
+        cast(null as bigint) as start_diff_ms,
+        cast(null as bigint) as duration_diff_ms,
+        cast(null as bigint) as candidate_rank,
+        false as is_ambiguous
+    from cdrs
+    where not exists (
+            select 1 as candidate from measured
+            where measured.cdr_id = cdrs.cdr_id
+        )
+),
+
+unioned as (
+    select * from paired
+    union all
+    select * from unpaired
+),
+
+final as (
+    select
+        ----------  ids
+        unioned.cdr_id,
+        unioned.leg_id,
+
+        ---------- the pair
+        cast(unioned.match_method as {{ dbt.type_string() }}) as match_method,
+        cast(unioned.start_diff_ms as bigint) as start_diff_ms,
+        cast(unioned.duration_diff_ms as bigint) as duration_diff_ms,
+        cast(unioned.candidate_rank as bigint) as candidate_rank,
+        unioned.is_ambiguous,
+
+        ---------- incremental bookkeeping: the CDR's UTC day, the leg's conversation, what was read
+        {{ utc_day('cdrs.billed_start') }} as cdr_day,
+        unioned.conversation_id,
+        cdrs.loaded_at as cdr_loaded_at,
+        (select max(newest.extracted_at) as newest from {{ ref('int_voice_legs') }} as newest)
+            as legs_extracted_through,
+        {{ genesys_finance.built_at() }} as built_at
+    from unioned
+    inner join cdrs
+        on unioned.cdr_id = cdrs.cdr_id
 )
 
 select * from final

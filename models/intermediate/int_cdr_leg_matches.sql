@@ -1,4 +1,13 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_rows',
+        replaced_rows='cdr_leg_matches_replaced',
+        on_schema_change='fail',
+        pre_hook="{{ genesys_finance.matching_pre_hook() }}",
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
+    )
+}}
 
 -- One row per CDR paired with a leg (`int_cdr_leg_candidates`: how pairs are found and ranked).
 -- A CDR goes to its best leg; a CDR whose best two legs are equally good (same method, same
@@ -6,11 +15,25 @@
 -- `fct_billing_reconciliation`, never guessed. Several CDRs may pair with one leg: the leg's first
 -- (`leg_cdr_rank` = 1: best method, then closest start, closest duration, file, line) is its CDR,
 -- the others are duplicates.
+--
+-- Incremental per leg (`replace_rows`, macro `cdr_leg_matches_replaced` below): a run rebuilds every
+-- row of the legs whose candidates were rebuilt since its last run, and of the legs that held one of
+-- those candidates' CDRs (a CDR that moved to another leg or became ambiguous).
 
 with
 
+{% if is_incremental() %}
+touched_legs as (
+    {{ cdr_leg_matches_touched_legs() }}
+),
+{% endif %}
+
 candidates as (
     select * from {{ ref('int_cdr_leg_candidates') }}
+    where leg_id is not null
+    {% if is_incremental() -%}
+        and leg_id in (select touched_legs.leg_id from touched_legs)
+    {%- endif %}
 ),
 
 cdrs as (
@@ -46,7 +69,8 @@ final as (
                 cdrs.source_file,
                 cdrs.source_line,
                 chosen.cdr_id
-        ) as bigint) as leg_cdr_rank
+        ) as bigint) as leg_cdr_rank,
+        {{ genesys_finance.built_at() }} as built_at
     from chosen
     inner join cdrs
         on chosen.cdr_id = cdrs.cdr_id

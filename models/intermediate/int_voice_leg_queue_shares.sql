@@ -1,4 +1,11 @@
-{{ config(materialized='table') }}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_conversations',
+        on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
+    )
+}}
 
 -- How a leg's cost is shared between queues (issue #12 "attributed by a documented rule"): each
 -- queue's share is the leg's own answered time (its segments after answer: interact, hold, ...)
@@ -6,6 +13,9 @@
 -- call, a never-answered attempt) goes whole to the queue `int_voice_legs` gives it (the
 -- conversation's last queue; null when there is none). Division: the queue's own division, else the
 -- conversation's. Wrap-up code: the conversation's (one per leg, as in `int_voice_legs`).
+-- Incremental per conversation (`replace_conversations`, as `int_voice_legs`): a conversation's
+-- shares change only with a new version of it. The queues' divisions are not watched: after a
+-- queue moves to another division, build with `--full-refresh`.
 
 with
 
@@ -15,8 +25,10 @@ legs as (
         conversation_id,
         session_id,
         queue_id,
-        division_id
+        division_id,
+        extracted_at
     from {{ ref('int_voice_legs') }}
+    {{ conversation_batch_filter() }}
 ),
 
 segments as (
@@ -27,6 +39,9 @@ segments as (
         {{ duration_ms('segment_start', 'segment_end') }} as segment_ms
     from {{ ref('stg_genesys__segments') }}
     where queue_id is not null
+        {% if is_incremental() -%}
+            and conversation_id in (select legs.conversation_id from legs)
+        {%- endif %}
         and segment_end is not null
         and segment_type not in ('dialing', 'contacting', 'alert')
 ),
@@ -72,6 +87,7 @@ shares as (
 final as (
     select
         shares.leg_id,
+        legs.conversation_id,
         shares.queue_id,
         coalesce(queues.division_id, legs.division_id) as division_id,
         shares.weight,
@@ -79,7 +95,9 @@ final as (
         -- the order remainder units are handed out in (largest remainder first, then this)
         cast(row_number() over (
             partition by shares.leg_id order by shares.weight desc, shares.queue_id asc
-        ) as bigint) as share_rank
+        ) as bigint) as share_rank,
+        legs.extracted_at,
+        {{ genesys_finance.built_at() }} as built_at
     from shares
     inner join legs
         on shares.leg_id = legs.leg_id

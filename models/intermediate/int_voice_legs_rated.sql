@@ -3,6 +3,7 @@
         materialized='incremental',
         incremental_strategy='replace_conversations',
         on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
     )
 }}
 
@@ -193,26 +194,18 @@ applied_rates as (
     where preference = 1
 ),
 
--- the client a leg's queue serves, else its division's (a contract row without a queue)
+-- the client a leg's queue serves, else its division's (macros/finance/client_contracts.sql)
 client_candidates as (
     select
         resolved.leg_id,
         client_contracts.client,
         row_number() over (
             partition by resolved.leg_id
-            order by
-                case when client_contracts.queue_id is not null then 0 else 1 end asc,
-                client_contracts.effective_from desc,
-                client_contracts.client asc
+            order by {{ contract_preference('client_contracts') }}
         ) as preference
     from resolved
     inner join client_contracts
-        on (
-            resolved.queue_id = client_contracts.queue_id
-            or (client_contracts.queue_id is null and resolved.division_id = client_contracts.division_id)
-        )
-        and resolved.billing_day >= client_contracts.effective_from
-        and (client_contracts.effective_to is null or resolved.billing_day < client_contracts.effective_to)
+        on {{ contract_serves('resolved', 'client_contracts', 'resolved.billing_day') }}
 ),
 
 rated as (
@@ -299,7 +292,8 @@ final as (
         cast(client as {{ dbt.type_string() }}) as client,
 
         ---------- lineage
-        extracted_at
+        extracted_at,
+        {{ genesys_finance.built_at() }} as built_at
     from priced
 )
 

@@ -13,7 +13,7 @@ import hashlib
 import hmac
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -410,17 +410,20 @@ FLATTENED_MODELS = (
 
 
 def snapshot(
-    settings: Settings, relations: Sequence[str] = FLATTENED_MODELS
+    settings: Settings,
+    relations: Sequence[str] = FLATTENED_MODELS,
+    exclude: Collection[str] = (),
 ) -> dict[str, list[tuple[str, ...]]]:
-    """Every row of each relation as sorted tuples of text (comparable across runs)."""
+    """Every row of each relation as sorted tuples of text (comparable across runs), without the
+    columns named in `exclude` (bookkeeping of the run that wrote a row, such as `built_at`)."""
     result: dict[str, list[tuple[str, ...]]] = {}
     with warehouse.connect(settings) as conn:
         cur = conn.cursor()
         for relation in relations:
             cur.execute(f"select * from {relation}")
+            keep = [i for i, col in enumerate(cur.description) if col[0] not in exclude]
             rows = [
-                tuple("" if value is None else str(value) for value in row)
-                for row in cur.fetchall()
+                tuple("" if row[i] is None else str(row[i]) for i in keep) for row in cur.fetchall()
             ]
             result[relation] = sorted(rows)
     return result

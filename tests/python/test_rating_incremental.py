@@ -34,7 +34,7 @@ def _run(settings: Settings, target_path: Path, *extra: str) -> None:
 
 
 def _rated(settings: Settings) -> dict[str, list[tuple[str, ...]]]:
-    return raw_loader.snapshot(settings, RATED)
+    return raw_loader.snapshot(settings, RATED, exclude={"built_at"})
 
 
 def _later(conversation: dict[str, Any]) -> dict[str, Any]:

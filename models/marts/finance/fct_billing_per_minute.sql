@@ -2,78 +2,17 @@
 -- is the carrier's billing period (`fct_billing_reconciliation.billing_period`: its invoice month,
 -- e.g. Genesys Cloud Voice's runs from 07:00 UTC on the 1st), so each carrier's totals tie out with
 -- its invoices. Every reconciliation row counts once: legs, duplicate CDRs (on their leg's
--- queues) and orphan CDRs (no queue, no division). A leg is shared between the queues it spent
--- answered time in (`int_voice_leg_queue_shares`); its ms, rated seconds, expected cost and
--- billed amount are split exactly by largest remainder (macros/finance/allocation.sql), so the
--- parts add up to the leg to the ms, second and micro-unit.
+-- queues) and orphan CDRs (no queue, no division); a leg is split exactly between its queues
+-- (`int_billing_per_minute_daily`, which does the work, incremental by billing day), so the parts
+-- add up to the leg to the ms, second and micro-unit.
+--
+-- A table: the sum of the daily rows of each period (a few rows per carrier, queue and day), cheaper
+-- to rebuild whole than to track.
 
 with
 
-reconciliation as (
-    select * from {{ ref('fct_billing_reconciliation') }}
-),
-
-shares as (
-    select * from {{ ref('int_voice_leg_queue_shares') }}
-),
-
-lines as (
-    select
-        reconciliation.reconciliation_id,
-        reconciliation.billing_period,
-        reconciliation.carrier,
-        reconciliation.currency,
-        reconciliation.record_type,
-        reconciliation.leg_id,
-        reconciliation.rating_status,
-        shares.queue_id,
-        shares.division_id,
-        coalesce(shares.weight, 1) as weight,
-        coalesce(shares.leg_weight, 1) as total_weight,
-        coalesce(shares.share_rank, 1) as share_rank,
-        coalesce(reconciliation.answered_duration_ms, 0) as answered_ms,
-        coalesce(reconciliation.expected_seconds, 0) as rated_seconds,
-        {{ to_micros('coalesce(reconciliation.expected_amount, 0)') }} as expected_micros,
-        abs({{ to_micros('coalesce(reconciliation.billed_amount, 0)') }}) as billed_micros_abs,
-        case when reconciliation.billed_amount < 0 then -1 else 1 end as billed_sign
-    from reconciliation
-    left join shares
-        on reconciliation.leg_id = shares.leg_id
-),
-
-floored as (
-    select
-        *,
-        {{ alloc_floor('answered_ms', 'weight', 'total_weight') }} as answered_ms_floor,
-        {{ alloc_remainder('answered_ms', 'weight', 'total_weight') }} as answered_ms_rest,
-        {{ alloc_floor('rated_seconds', 'weight', 'total_weight') }} as rated_seconds_floor,
-        {{ alloc_remainder('rated_seconds', 'weight', 'total_weight') }} as rated_seconds_rest,
-        {{ alloc_floor('expected_micros', 'weight', 'total_weight') }} as expected_floor,
-        {{ alloc_remainder('expected_micros', 'weight', 'total_weight') }} as expected_rest,
-        {{ alloc_floor('billed_micros_abs', 'weight', 'total_weight') }} as billed_floor,
-        {{ alloc_remainder('billed_micros_abs', 'weight', 'total_weight') }} as billed_rest
-    from lines
-),
-
-allocated as (
-    select
-        billing_period,
-        carrier,
-        currency,
-        queue_id,
-        division_id,
-        record_type,
-        leg_id,
-        rating_status,
-        {{ alloc_exact('answered_ms', 'answered_ms_floor', 'answered_ms_rest',
-            'reconciliation_id', 'share_rank') }} as answered_ms,
-        {{ alloc_exact('rated_seconds', 'rated_seconds_floor', 'rated_seconds_rest',
-            'reconciliation_id', 'share_rank') }} as rated_seconds,
-        {{ alloc_exact('expected_micros', 'expected_floor', 'expected_rest',
-            'reconciliation_id', 'share_rank') }} as expected_micros,
-        billed_sign * {{ alloc_exact('billed_micros_abs', 'billed_floor', 'billed_rest',
-            'reconciliation_id', 'share_rank') }} as billed_micros
-    from floored
+daily as (
+    select * from {{ ref('int_billing_per_minute_daily') }}
 ),
 
 grouped as (
@@ -83,15 +22,14 @@ grouped as (
         queue_id,
         division_id,
         max(currency) as currency,
-        count(distinct case when record_type = 'leg' then leg_id end) as leg_count,
-        count(distinct case when record_type = 'leg' and rating_status != 'rated' then leg_id end)
-            as unpriced_leg_count,
-        sum(case when record_type = 'cdr' then 1 else 0 end) as unmatched_or_duplicate_cdr_count,
+        sum(leg_count) as leg_count,
+        sum(unpriced_leg_count) as unpriced_leg_count,
+        sum(unmatched_or_duplicate_cdr_count) as unmatched_or_duplicate_cdr_count,
         sum(answered_ms) as answered_ms,
         sum(rated_seconds) as rated_seconds,
         sum(expected_micros) as expected_micros,
         sum(billed_micros) as billed_micros
-    from allocated
+    from daily
     group by 1, 2, 3, 4
 ),
 
@@ -118,13 +56,14 @@ final as (
         {{ from_micros('expected_micros') }} as true_cost,
         {{ from_micros('billed_micros') }} as billed_amount,
         {{ from_micros('billed_micros - expected_micros') }} as variance_amount,
-        case
+        -- the whole case cast: an incremental run's new rows must carry the column's exact type
+        cast(case
             when rated_seconds > 0
                 then cast(
                         cast({{ div_half_up('expected_micros * 6000', 'rated_seconds') }} as decimal(18, 0))
                         * cast(0.00000001 as decimal(18, 8)) as decimal(18, 8)
                     )
-        end as cost_per_minute
+        end as decimal(18, 8)) as cost_per_minute
     from grouped
 )
 

@@ -17,24 +17,78 @@
 -- expected cost is unknown and it has a CDR). The billing day and period are the carrier's
 -- (`billing_periods` lookup) at the CDR's start, or the leg's billing start when it has no CDR.
 
+--
+-- Incremental (`replace_rows`, macro `billing_reconciliation_replaced`): a run rebuilds the rows of
+-- the legs re-rated or re-matched since its last run and of the CDRs whose candidates or match were
+-- rebuilt (with the duplicates of those legs); the rows it replaces are those of the same legs and
+-- CDRs, and the leg rows of conversations extracted since (a leg may have disappeared).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_rows',
+        replaced_rows='billing_reconciliation_replaced',
+        on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
+    )
+}}
+{%- do genesys_finance.conversation_batch() %}
+
 {%- set seconds_tolerance = var('genesys_finance_recon_seconds_tolerance') %}
 {%- set rate_tolerance = var('genesys_finance_recon_rate_tolerance') %}
 {%- set amount_tolerance = var('genesys_finance_recon_amount_tolerance') %}
 
 with
 
+{% if is_incremental() %}
+touched_legs as (
+    {{ finance_touched_legs() }}
+),
+
+touched_cdrs as (
+    select rebuilt.cdr_id
+    from {{ ref('int_cdr_leg_candidates') }} as rebuilt
+    where {{ genesys_finance.built_since_last_run('rebuilt') }}
+    union
+    select rematched.cdr_id
+    from {{ ref('int_cdr_leg_matches') }} as rematched
+    where {{ genesys_finance.built_since_last_run('rematched') }}
+),
+{% endif %}
+
 legs as (
     select * from {{ ref('int_voice_legs_rated') }}
+    {% if is_incremental() -%}
+        where leg_id in (select touched_legs.leg_id from touched_legs)
+    {%- endif %}
 ),
 
 matches as (
     select * from {{ ref('int_cdr_leg_matches') }}
+    {% if is_incremental() -%}
+        where leg_id in (select touched_legs.leg_id from touched_legs)
+            or cdr_id in (select touched_cdrs.cdr_id from touched_cdrs)
+    {%- endif %}
+),
+
+-- the conversation of a matched leg, for the CDR rows
+leg_conversations as (
+    select
+        leg_id,
+        conversation_id
+    from {{ ref('int_voice_legs_rated') }}
+    {% if is_incremental() -%}
+        where leg_id in (select matches.leg_id from matches)
+    {%- endif %}
 ),
 
 ambiguous_cdrs as (
     select distinct cdr_id
     from {{ ref('int_cdr_leg_candidates') }}
     where is_ambiguous
+    {% if is_incremental() -%}
+        and cdr_id in (select touched_cdrs.cdr_id from touched_cdrs)
+    {%- endif %}
 ),
 
 cdrs as (
@@ -53,6 +107,11 @@ cdrs as (
         rate_per_minute,
         billed_amount
     from {{ ref('stg_carrier__cdrs') }}
+    {% if is_incremental() -%}
+        -- this run's CDRs and those of its legs (their duplicates get rows again)
+        where cdr_id in (select touched_cdrs.cdr_id from touched_cdrs)
+            or cdr_id in (select matches.cdr_id from matches)
+    {%- endif %}
 ),
 
 billing_periods as (
@@ -66,6 +125,7 @@ billing_periods as (
 leg_rows as (
     select
         'leg' as record_type,
+        legs.extracted_at,
         legs.leg_id,
         legs.conversation_id,
         cdrs.cdr_id,
@@ -113,8 +173,9 @@ leg_rows as (
 cdr_rows as (
     select
         'cdr' as record_type,
+        cast(null as {{ type_timestamptz() }}) as extracted_at,
         matches.leg_id,
-        legs.conversation_id,
+        leg_conversations.conversation_id,
         cdrs.cdr_id,
         cdrs.carrier,
         cast(case when matches.leg_id is not null then 'cdr' end as {{ dbt.type_string() }})
@@ -141,8 +202,8 @@ cdr_rows as (
     from cdrs
     left join matches
         on cdrs.cdr_id = matches.cdr_id
-    left join legs
-        on matches.leg_id = legs.leg_id
+    left join leg_conversations
+        on matches.leg_id = leg_conversations.leg_id
     left join ambiguous_cdrs
         on cdrs.cdr_id = ambiguous_cdrs.cdr_id
     where matches.leg_id is null
@@ -207,7 +268,11 @@ final as (
             when unioned.billed_amount is null then 0 - unioned.expected_amount
             else unioned.billed_amount - unioned.expected_amount
         end as decimal(18, 6)) as variance_amount,
-        unioned.currency
+        unioned.currency,
+
+        ---------- lineage
+        unioned.extracted_at,
+        {{ genesys_finance.built_at() }} as built_at
     from unioned
     left join billing_periods
         on unioned.carrier = billing_periods.carrier

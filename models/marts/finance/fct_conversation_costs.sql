@@ -3,8 +3,36 @@
 -- and the handle metrics summed over the conversation's sessions. A conversation without a carrier
 -- leg (chat, email, internal) costs 0 here. A leg that is not rated adds no cost and is counted in
 -- `unpriced_leg_count`, so a partial total never passes for a full one.
+--
+-- Incremental per conversation (`replace_conversations`): a run rebuilds the conversations extracted
+-- since its last run (their handle metrics), those with a leg re-rated and those with a
+-- reconciliation row rebuilt (a CDR matched, lost or duplicated).
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_conversations',
+        on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
+    )
+}}
 
 with
+
+{% if is_incremental() %}
+touched_conversations as (
+    {{ conversations_extracted_since() }}
+    union
+    select rerated.conversation_id
+    from {{ ref('int_voice_legs_rated') }} as rerated
+    where {{ built_since_last_run('rerated') }}
+    union
+    select rebuilt.conversation_id
+    from {{ ref('fct_billing_reconciliation') }} as rebuilt
+    where {{ built_since_last_run('rebuilt') }}
+        and rebuilt.conversation_id is not null
+),
+{% endif %}
 
 conversations as (
     select
@@ -12,16 +40,26 @@ conversations as (
         division_id,
         conversation_start,
         conversation_end,
-        originating_direction
+        originating_direction,
+        extracted_at
     from {{ ref('stg_genesys__conversations') }}
+    {% if is_incremental() -%}
+        where conversation_id in (select touched_conversations.conversation_id from touched_conversations)
+    {%- endif %}
 ),
 
 legs as (
     select * from {{ ref('int_voice_legs_rated') }}
+    {% if is_incremental() -%}
+        where conversation_id in (select conversations.conversation_id from conversations)
+    {%- endif %}
 ),
 
 reconciliation as (
     select * from {{ ref('fct_billing_reconciliation') }}
+    {% if is_incremental() -%}
+        where conversation_id in (select conversations.conversation_id from conversations)
+    {%- endif %}
 ),
 
 metrics as (
@@ -36,6 +74,9 @@ metrics as (
         sum(n_connected) as n_connected,
         sum(n_transferred) as n_transferred
     from {{ ref('int_session_metrics_pivoted') }}
+    {% if is_incremental() -%}
+        where conversation_id in (select conversations.conversation_id from conversations)
+    {%- endif %}
     group by 1
 ),
 
@@ -100,7 +141,11 @@ final as (
         cast(metrics.t_answered_ms as bigint) as t_answered_ms,
         cast(metrics.n_offered as bigint) as n_offered,
         cast(metrics.n_connected as bigint) as n_connected,
-        cast(metrics.n_transferred as bigint) as n_transferred
+        cast(metrics.n_transferred as bigint) as n_transferred,
+
+        ---------- lineage
+        conversations.extracted_at,
+        {{ genesys_finance.built_at() }} as built_at
     from conversations
     left join leg_totals
         on conversations.conversation_id = leg_totals.conversation_id

@@ -10,147 +10,30 @@
 -- minimum and increment applied (the rating rule's formula), times the price per minute, half-up
 -- to 6 decimals per share. A leg that is not rated adds no true cost (counted in
 -- `unpriced_leg_count`).
+--
+-- A table: the sum of the days of each month of `int_revenue_attribution_daily` (which does the
+-- work, incremental by day), cheaper to rebuild whole than to track.
 
 with
 
-legs as (
-    select
-        leg_id,
-        billing_start,
-        rating_status,
-        coalesce(answered_duration_ms, 0) as answered_ms,
-        {{ to_micros('coalesce(expected_cost, 0)') }} as expected_micros
-    from {{ ref('int_voice_legs_rated') }}
-),
-
-shares as (
-    select * from {{ ref('int_voice_leg_queue_shares') }}
-),
-
-contracts as (
-    select * from {{ ref('int_client_contracts') }}
-),
-
-floored as (
-    select
-        legs.leg_id,
-        legs.billing_start,
-        legs.rating_status,
-        legs.answered_ms,
-        legs.expected_micros,
-        shares.queue_id,
-        shares.division_id,
-        shares.share_rank,
-        {{ alloc_floor('legs.answered_ms', 'shares.weight', 'shares.leg_weight') }} as ms_floor,
-        {{ alloc_remainder('legs.answered_ms', 'shares.weight', 'shares.leg_weight') }} as ms_rest,
-        {{ alloc_floor('legs.expected_micros', 'shares.weight', 'shares.leg_weight') }}
-            as cost_floor,
-        {{ alloc_remainder('legs.expected_micros', 'shares.weight', 'shares.leg_weight') }}
-            as cost_rest
-    from legs
-    inner join shares
-        on legs.leg_id = shares.leg_id
-),
-
-allocated as (
-    select
-        leg_id,
-        billing_start,
-        rating_status,
-        queue_id,
-        division_id,
-        {{ alloc_exact('answered_ms', 'ms_floor', 'ms_rest', 'leg_id', 'share_rank') }}
-            as answered_ms,
-        {{ alloc_exact('expected_micros', 'cost_floor', 'cost_rest', 'leg_id', 'share_rank') }}
-            as cost_micros
-    from floored
-),
-
--- the queue's own contract beats its division's
-contract_candidates as (
-    select
-        allocated.leg_id,
-        allocated.queue_id,
-        contracts.client,
-        contracts.price_per_minute,
-        contracts.currency,
-        contracts.min_seconds,
-        contracts.increment_seconds,
-        row_number() over (
-            partition by allocated.leg_id, allocated.queue_id
-            order by
-                case when contracts.queue_id is not null then 0 else 1 end,
-                contracts.effective_from desc,
-                contracts.client asc
-        ) as preference
-    from allocated
-    inner join contracts
-        on (
-            allocated.queue_id = contracts.queue_id
-            or (contracts.queue_id is null and allocated.division_id = contracts.division_id)
-        )
-        and {{ utc_day('allocated.billing_start') }} >= contracts.effective_from
-        and (
-            contracts.effective_to is null
-            or {{ utc_day('allocated.billing_start') }} < contracts.effective_to
-        )
-),
-
-priced as (
-    select
-        allocated.*,
-        contract_candidates.client,
-        contract_candidates.price_per_minute,
-        contract_candidates.currency,
-        contract_candidates.min_seconds,
-        contract_candidates.increment_seconds,
-        {{ floor_div('allocated.answered_ms + 999', '1000') }} as billable_seconds
-    from allocated
-    left join contract_candidates
-        on allocated.leg_id = contract_candidates.leg_id
-            and allocated.queue_id = contract_candidates.queue_id
-            and contract_candidates.preference = 1
-),
-
-client_seconds as (
-    select
-        *,
-        case
-            when client is null or billable_seconds = 0 then 0
-            when billable_seconds <= min_seconds then min_seconds
-            else min_seconds + {{ floor_div(
-                'billable_seconds - min_seconds + increment_seconds - 1', 'increment_seconds') }}
-                * increment_seconds
-        end as client_billable_seconds
-    from priced
-),
-
--- revenue micro-units, half up: seconds x (price x 10^8) / 6000
-revenue as (
-    select
-        *,
-        case
-            when client is null then 0
-            else {{ div_half_up(
-                'client_billable_seconds * ' ~ to_micros('price_per_minute * 100'), '6000') }}
-        end as revenue_micros
-    from client_seconds
+daily as (
+    select * from {{ ref('int_revenue_attribution_daily') }}
 ),
 
 grouped as (
     select
         -- `month`: the public column name (DESIGN.md)
-        cast({{ dbt.date_trunc('month', utc_day('billing_start')) }} as date) as month,  -- noqa: RF04
+        cast({{ dbt.date_trunc('month', 'billing_day') }} as date) as month,  -- noqa: RF04
         client,
         queue_id,
         max(currency) as currency,
-        count(distinct leg_id) as leg_count,
-        count(distinct case when rating_status != 'rated' then leg_id end) as unpriced_leg_count,
+        sum(leg_count) as leg_count,
+        sum(unpriced_leg_count) as unpriced_leg_count,
         sum(answered_ms) as answered_ms,
-        sum(client_billable_seconds) as billable_seconds,
+        sum(billable_seconds) as billable_seconds,
         sum(revenue_micros) as revenue_micros,
         sum(cost_micros) as cost_micros
-    from revenue
+    from daily
     group by 1, 2, 3
 ),
 

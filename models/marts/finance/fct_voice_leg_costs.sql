@@ -1,11 +1,36 @@
 -- One row per carrier-facing voice leg: what it should cost (`int_voice_legs_rated`) beside what
 -- its carrier billed (the CDRs matched to it; a leg billed twice shows both rows summed, and
 -- `fct_billing_reconciliation` flags it). Variance = billed - expected, when both are known.
+--
+-- Incremental per conversation (`replace_conversations`): a run rebuilds the conversations with a
+-- leg re-rated since its last run or with a leg whose matched CDRs were rebuilt (a duplicate CDR
+-- changes the billed sums, not the rating); the conversations extracted since lose their old rows.
+
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='replace_conversations',
+        on_schema_change='fail',
+        post_hook="{{ genesys_finance.finance_post_hook() }}",
+    )
+}}
+{%- do genesys_finance.conversation_batch() %}
 
 with
 
+{% if is_incremental() %}
+touched_conversations as (
+    select legs.conversation_id
+    from {{ ref('int_voice_legs_rated') }} as legs
+    where legs.leg_id in ({{ finance_touched_legs() }})
+),
+{% endif %}
+
 rated as (
     select * from {{ ref('int_voice_legs_rated') }}
+    {% if is_incremental() -%}
+        where conversation_id in (select touched_conversations.conversation_id from touched_conversations)
+    {%- endif %}
 ),
 
 billed as (
@@ -17,6 +42,7 @@ billed as (
     from {{ ref('int_cdr_leg_matches') }} as matches
     inner join {{ ref('stg_carrier__cdrs') }} as cdrs
         on matches.cdr_id = cdrs.cdr_id
+    where matches.leg_id in (select rated.leg_id from rated)
     group by 1
 ),
 
@@ -70,7 +96,8 @@ final as (
         rated.client,
 
         ---------- lineage
-        rated.extracted_at
+        rated.extracted_at,
+        {{ genesys_finance.built_at() }} as built_at
     from rated
     left join billed
         on rated.leg_id = billed.leg_id
