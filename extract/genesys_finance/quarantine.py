@@ -2,12 +2,12 @@
 
 A conversation is usable when it is a JSON object with a non-empty string `conversationId`, a
 `conversationStart` that is an ISO 8601 UTC time with an offset (as the API writes it), a
-`conversationEnd` that is absent, null or such a time, the parts the dbt models require are
-there (`structure_problem`), the masker can walk it, and its masked JSON can be stored on both
-warehouses. Anything else goes to `genesys_raw.conversation_quarantine`: job id, position in
-the job's results (0-based, stable across a resumed download), the conversation id when there
-is one, and the reason. The payload itself is never stored: it could hold personal data the
-masker did not reach.
+`conversationEnd` that is absent, null or such a time not before the start, the parts the dbt
+models require are there (`structure_problem`), the masker can walk it, and its masked JSON can
+be stored on both warehouses. Anything else goes to `genesys_raw.conversation_quarantine`: job
+id, position in the job's results (0-based, stable across a resumed download), the conversation
+id when there is one, and the reason. The payload itself is never stored: it could hold personal
+data the masker did not reach.
 
 Counts tie out: conversations received = loaded + quarantined (`ExtractSummary`).
 """
@@ -84,6 +84,21 @@ def _time_problem(value: Any, field: str, required: bool) -> str | None:
     return None
 
 
+def _ends_before_start(start: str, end: str) -> bool:
+    """Two times `_time_problem` accepted: whether `end` is the earlier instant. The API's own
+    form (UTC, `Z`, the same number of decimals) compares as text; any other is parsed."""
+    if len(start) == len(end) and start[-1] == end[-1] == "Z":
+        return end < start
+    return datetime.fromisoformat(end) < datetime.fromisoformat(start)
+
+
+def _order_problem(start: str, end: str | None, kind: str, where: str = "") -> str | None:
+    """An end before its start: the staging models' durations would be negative."""
+    if end is not None and _ends_before_start(start, end):
+        return f"{where}{kind}End is before its {kind}Start"
+    return None
+
+
 def _id_problem(value: Any, field: str, seen: set[str]) -> str | None:
     """An id a model's key is built from: a non-empty string, once per conversation."""
     if not isinstance(value, str) or not value.strip():
@@ -108,9 +123,10 @@ def _objects(value: Any, field: str) -> tuple[list[Any], str | None]:
 
 def structure_problem(conversation: dict[str, Any]) -> str | None:
     """What the staging models' contracts require and a payload lacks: every participant and
-    session has its own id, every segment a readable start (and a readable end or none: the
-    rating reads durations from them), every metric a name. Absent lists are fine. Without
-    this screen one such conversation fails the whole dbt build (a not-null contract)."""
+    session has its own id, every segment a readable start (and a readable end not before it,
+    or none: the rating reads durations from them), every metric a name. Absent lists are
+    fine. Without this screen one such conversation fails the whole dbt build (a contract or
+    a test)."""
     participant_ids: set[str] = set()
     session_ids: set[str] = set()
     participants, problem = _objects(conversation.get("participants"), "participants")
@@ -139,10 +155,10 @@ def _session_problem(session: dict[str, Any], p: int, s: int, ids: set[str]) -> 
     for g, segment in enumerate(segments):
         start, end = segment.get("segmentStart"), segment.get("segmentEnd")
         start_ok = type(start) is str and _surely_valid(start)
-        if start_ok and (end is None or (type(end) is str and _surely_valid(end))):
-            continue
-        problem = _time_problem(start, f"segments[{g}].segmentStart", required=True)
-        problem = problem or _time_problem(end, f"segments[{g}].segmentEnd", required=False)
+        if not (start_ok and (end is None or (type(end) is str and _surely_valid(end)))):
+            problem = _time_problem(start, f"segments[{g}].segmentStart", required=True)
+            problem = problem or _time_problem(end, f"segments[{g}].segmentEnd", required=False)
+        problem = problem or _order_problem(start, end, "segment", f"segments[{g}].")
         if problem:
             break
     if problem:
@@ -166,6 +182,9 @@ def unusable_reason(conversation: Any) -> str | None:
     return (
         _time_problem(conversation.get("conversationStart"), "conversationStart", required=True)
         or _time_problem(conversation.get("conversationEnd"), "conversationEnd", required=False)
+        or _order_problem(
+            conversation["conversationStart"], conversation.get("conversationEnd"), "conversation"
+        )
         or structure_problem(conversation)
     )
 

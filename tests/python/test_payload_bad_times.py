@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import tempfile
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -121,7 +122,9 @@ def _segments(conversation: dict[str, Any]) -> list[dict[str, Any]]:
 def timed_conversation(draw: st.DrawFn) -> tuple[dict[str, Any], str, bool]:
     """A simulator conversation with one time field set to a drawn value: (conversation,
     field, usable)."""
-    conversation = copy.deepcopy(draw(st.sampled_from(base_conversations())))
+    conversation = _with_fresh_ids(
+        copy.deepcopy(draw(st.sampled_from(base_conversations()))), draw(st.uuids())
+    )
     field = draw(st.sampled_from(sorted(TIME_FIELDS)))
     holder = conversation
     if field.startswith("segment"):
@@ -131,7 +134,39 @@ def timed_conversation(draw: st.DrawFn) -> tuple[dict[str, Any], str, bool]:
         holder.pop(field, None)
     else:
         holder[field] = value
-    return conversation, field, usable
+    kind = field.removesuffix("Start").removesuffix("End")
+    return conversation, field, usable and _in_order(holder, kind)
+
+
+def _with_fresh_ids(conversation: dict[str, Any], seed: uuid.UUID) -> dict[str, Any]:
+    """The conversation under participant and session ids of its own: the API's ids are
+    globally unique, so two drawn copies of one base conversation must not share them."""
+    fresh: dict[str, str] = {}
+
+    def rename(holder: Any, key: str) -> None:
+        if isinstance(holder, dict) and isinstance(holder.get(key), str):
+            holder[key] = fresh.setdefault(holder[key], str(uuid.uuid5(seed, holder[key])))
+
+    def listed(holder: Any, key: str) -> list[Any]:
+        value = holder.get(key) if isinstance(holder, dict) else None
+        return value if isinstance(value, list) else []
+
+    # Defensive: odd conversations may have any shape.
+    for participant in listed(conversation, "participants"):
+        rename(participant, "participantId")
+        for session in listed(participant, "sessions"):
+            rename(session, "sessionId")
+            rename(session, "peerId")
+    return conversation
+
+
+def _in_order(holder: dict[str, Any], kind: str) -> bool:
+    """A real start and end (or none) of a conversation or segment, the end not the earlier:
+    a duration the models can use."""
+    start, end = holder.get(f"{kind}Start"), holder.get(f"{kind}End")
+    if end is None:
+        return True
+    return datetime.fromisoformat(start) <= datetime.fromisoformat(end)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -210,7 +245,10 @@ def _count(settings: Settings, sql: str) -> int:
 def test_bad_times_extract_and_build_with_counts_tied_out(
     target: str, timed: list[tuple[dict[str, Any], str, bool]], odd: list[Any]
 ) -> None:
-    drawn = [conversation for conversation, _, _ in timed] + odd
+    drawn = [conversation for conversation, _, _ in timed] + [
+        _with_fresh_ids(conversation, uuid.uuid5(uuid.NAMESPACE_OID, str(index)))
+        for index, conversation in enumerate(odd)
+    ]
     sim_options = {
         **SIM_DEFAULTS,
         "start": DAY,

@@ -196,6 +196,7 @@ QUARANTINED_MUTATIONS = {
     "no_start": lambda c: c.pop("conversationStart"),
     "impossible_end": lambda c: c.update(conversationEnd="2024-13-45T10:00:00.000Z"),
     "naive_start": lambda c: c.update(conversationStart="2024-05-02T10:00:00"),
+    "end_before_start": lambda c: c.update(conversationEnd="1970-01-01T00:00:00.000Z"),
     "nul_char": lambda c: c.update(x_note="a\u0000b"),
     # What the staging models' contracts need (each failed the dbt build before the screen).
     "unparseable_segment_start": lambda c: _segment(c).update(segmentStart="soon"),
@@ -204,6 +205,9 @@ QUARANTINED_MUTATIONS = {
     "int_segment_end": lambda c: _segment(c).update(segmentEnd=1714651200000),
     "offset_16h_segment_end": lambda c: _segment(c).update(
         segmentEnd="2024-05-02T10:00:00.000+16:00"
+    ),
+    "segment_end_before_its_start": lambda c: _segment(c).update(
+        segmentEnd="2001-05-02T10:00:00+02:00"
     ),
     "no_participant_id": lambda c: _first(c, "participants").pop("participantId"),
     "null_session_id": lambda c: _second_session(c).update(sessionId=None),
@@ -309,6 +313,8 @@ def test_extract_quarantines_unusable_payloads(odd_simulator: Any, warehouse: Se
     for field in ("segmentStart", "segmentEnd", "participantId", "sessionId", "].name"):
         assert any(field in r for r in reasons), field
     assert any(r.endswith("not an object") for r in reasons)
+    assert any(r.endswith("segmentEnd is before its segmentStart") for r in reasons)
+    assert "conversationEnd is before its conversationStart" in reasons
     # The quarantine holds no payload: its only columns are the pointer and the reason.
     columns = query(
         settings,
