@@ -52,6 +52,7 @@ from genesys_finance.planner import (
 )
 from genesys_finance.quarantine import QuarantineTable
 from genesys_finance.resources import conversations_resource, dimension_resource
+from genesys_finance.runlock import RunLockBusy
 from genesys_finance.settings import RAW_SCHEMA, ConfigError, Settings
 from genesys_finance.spool import PageSpool
 from genesys_finance.tempdirs import working_folder_problem
@@ -224,8 +225,8 @@ def run_extract(
     options = options or ExtractOptions()
     try:
         return _run_extract(settings, start, end, options, now)
-    except ConfigError:
-        raise
+    except (ConfigError, RunLockBusy):  # already a clear message (a lock timeout is not a lost
+        raise  # connection, though Postgres reports both as an OperationalError)
     except Exception as exc:  # the working folder or the database failing mid-run: say so
         problem = working_folder_problem(exc) or warehouse_for(settings).connection_lost(exc)
         if problem is None:

@@ -13,7 +13,8 @@
             {%- set present = adapter.get_columns_in_relation(existing) | map(attribute='name')
                 | map('lower') | list -%}
             {%- if column | lower in present -%}
-                {{ return(column ~ ' as ' ~ name) }}
+                {#- cast either way: an incremental model's column type must not depend on it #}
+                {{ return('cast(' ~ column ~ ' as ' ~ data_type ~ ') as ' ~ name) }}
             {%- endif -%}
         {%- endif -%}
     {%- endif -%}

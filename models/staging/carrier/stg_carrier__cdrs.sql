@@ -7,22 +7,24 @@ source as (
 renamed as (
     select
         ----------  ids
-        cdr_id,
-        sip_call_id,
+        -- text columns cast: one type whether the table is loaded (dlt's varchar) or not yet
+        -- (an empty stand-in), which the incremental finance models downstream keep
+        cast(cdr_id as {{ dbt.type_string() }}) as cdr_id,
+        cast(sip_call_id as {{ dbt.type_string() }}) as sip_call_id,
         -- absent from a table last loaded before the loader wrote it: NULL (README, migration)
         {{ column_if_present(source('carrier', 'cdrs'), 'sip_call_id_normalised', dbt.type_string()) }},
-        invoice_id,
+        cast(invoice_id as {{ dbt.type_string() }}) as invoice_id,
 
         ---------- properties
-        carrier,
-        direction,
-        currency,
-        calling_number_last4,
-        calling_number_prefix,
-        called_number_last4,
-        called_number_prefix,
-        calling_number_org,
-        called_number_org,
+        cast(carrier as {{ dbt.type_string() }}) as carrier,
+        cast(direction as {{ dbt.type_string() }}) as direction,
+        cast(currency as {{ dbt.type_string() }}) as currency,
+        cast(calling_number_last4 as {{ dbt.type_string() }}) as calling_number_last4,
+        cast(calling_number_prefix as {{ dbt.type_string() }}) as calling_number_prefix,
+        cast(called_number_last4 as {{ dbt.type_string() }}) as called_number_last4,
+        cast(called_number_prefix as {{ dbt.type_string() }}) as called_number_prefix,
+        cast(calling_number_org as {{ dbt.type_string() }}) as calling_number_org,
+        cast(called_number_org as {{ dbt.type_string() }}) as called_number_org,
 
         ---------- timestamps
         cast(start_time as {{ type_timestamptz() }}) as start_time,
@@ -36,10 +38,10 @@ renamed as (
         cast(billed_amount as numeric(18, 6)) as billed_amount,
 
         ---------- lineage
-        source_format,
-        source_file,
+        cast(source_format as {{ dbt.type_string() }}) as source_format,
+        cast(source_file as {{ dbt.type_string() }}) as source_file,
         cast(source_line as bigint) as source_line,
-        file_sha256,
+        cast(file_sha256 as {{ dbt.type_string() }}) as file_sha256,
         cast(loaded_at as {{ type_timestamptz() }}) as loaded_at
     from source
 )
