@@ -25,6 +25,43 @@
 {%- endmacro %}
 
 
+{#- Text to decimal(`precision`, `scale`), NULL instead of an error when the text is not a plain
+    JSON-style number or does not fit once rounded to `scale` (a boolean, free text or 1e30 where a
+    MOS belongs cannot stop a build). -#}
+{% macro safe_decimal(expr, precision, scale) -%}
+    {{ return(adapter.dispatch('safe_decimal', 'genesys_finance')(expr, precision, scale)) }}
+{%- endmacro %}
+
+{% macro decimal_text_pattern() -%}
+    '^\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?\s*$'
+{%- endmacro %}
+
+{#- Nested CASEs: Postgres evaluates an inner one only when the outer matched. -#}
+{% macro postgres__safe_decimal(expr, precision, scale) -%}
+    case
+        when {{ expr }} ~ {{ genesys_finance.decimal_text_pattern() }}
+            then case
+                when abs(round(cast({{ expr }} as numeric), {{ scale }})) < 1e{{ precision - scale }}
+                    then cast(cast({{ expr }} as numeric) as numeric({{ precision }}, {{ scale }}))
+            end
+    end
+{%- endmacro %}
+
+{% macro duckdb__safe_decimal(expr, precision, scale) -%}
+    case
+        when regexp_matches({{ expr }}, {{ genesys_finance.decimal_text_pattern() }})
+            then try_cast(try_cast({{ expr }} as decimal(38, 12)) as decimal({{ precision }}, {{ scale }}))
+    end
+{%- endmacro %}
+
+
+{#- Text to boolean: JSON's `true` and `false` only, anything else NULL (not an error, and not
+    the engines' lenient readings such as 'yes', '1' or 't'). -#}
+{% macro safe_boolean(expr) -%}
+    case {{ expr }} when 'true' then true when 'false' then false end
+{%- endmacro %}
+
+
 {#- `expr` (text) as timestamptz when it reads as an ISO-8601 date and time, else NULL, not an
     error: one oddly typed or impossible time in a payload (a number, free text, 2024-02-30, year 0,
     an offset beyond the +-15:59 Postgres accepts) cannot stop a build. The extractor quarantines

@@ -62,15 +62,16 @@
 {%- endmacro %}
 
 
-{#- Boolean at `path`. -#}
+{#- Boolean at `path`; a value that is not true or false gives NULL (`safe_boolean`). -#}
 {% macro json_boolean(json, path) -%}
-    cast({{ genesys_finance.json_text(json, path) }} as boolean)
+    {{ genesys_finance.safe_boolean(genesys_finance.json_text(json, path)) }}
 {%- endmacro %}
 
 
-{#- Decimal at `path` (quality scores such as MOS; never used for durations or money). -#}
+{#- Decimal at `path` (quality scores such as MOS; never used for durations or money); a value
+    that is not a number that fits gives NULL (`safe_decimal`). -#}
 {% macro json_decimal(json, path, precision=18, scale=6) -%}
-    cast(cast({{ genesys_finance.json_text(json, path) }} as numeric(38, 12)) as numeric({{ precision }}, {{ scale }}))
+    {{ genesys_finance.safe_decimal(genesys_finance.json_text(json, path), precision, scale) }}
 {%- endmacro %}
 
 

@@ -237,6 +237,14 @@ LOADED_MUTATIONS = {
     ),
     "int_ani": lambda c: _first(c, "participants", "sessions").update(ani=3175550123),
     "null_media_type": lambda c: _first(c, "participants", "sessions").update(mediaType=None),
+    # Typed fields of the wrong type or out of range: the models read NULL (safe_* macros).
+    "bool_min_mos": lambda c: c.update(mediaStatsMinConversationMos=True),
+    "huge_min_r_factor": lambda c: c.update(mediaStatsMinConversationRFactor=1e30),
+    "text_self_served": lambda c: c.update(selfServed="maybe"),
+    "int_conference": lambda c: _segment(c).update(conference=5),
+    "object_recording": lambda c: _first(c, "participants", "sessions").update(recording={}),
+    "list_screen_recording": lambda c: _first(c, "participants").update(screenRecording=[1]),
+    "text_sip_response_code": lambda c: _segment(c).update(sipResponseCodes=["ok"]),
 }
 
 
