@@ -365,8 +365,8 @@ def test_dbt_build_survives_the_odd_payloads_that_load(
     )
     for name, value in cli_env(settings).items():
         monkeypatch.setenv(name, value)
-    # With CDRs: a Postgres build with no CDR loaded fails in stg_carrier__cdrs (its empty-source
-    # subquery has no alias), which is not what this test is about.
+    # With CDRs: the whole run a user runs, so the finance models read the odd payloads' legs too
+    # (a build without CDRs is test_dbt_build_without_cdrs.py).
     cdrs = write_cdr_files(sim.generator, DAY, date(2024, 5, 3), tmp_path / "cdrs", seed=3)
     status = cli.main(
         [
