@@ -564,7 +564,8 @@ def _models_without_time_column(settings: Settings, plan: QueryPlan) -> list[str
 
 
 def execute_read_only(settings: Settings, sql: str) -> pa.Table:
-    """Run one generated SELECT on a read-only connection, in UTC, without file access."""
+    """Run one generated SELECT on a read-only connection, in UTC, without file access (DuckDB)
+    or as a role that may only read the query layer's schemas (Postgres, `pgrole.py`)."""
     if settings.target == "duckdb":
         import duckdb
 
@@ -580,10 +581,14 @@ def execute_read_only(settings: Settings, sql: str) -> pa.Table:
             conn.close()
     import psycopg2
 
+    from genesys_finance.query.pgrole import grant_query_role, set_role_sql
+
     conn = psycopg2.connect(settings.postgres.dsn())
     try:
+        role = grant_query_role(conn)
         conn.set_session(readonly=True)
         cur = conn.cursor()
+        cur.execute(set_role_sql(role))  # SELECT on the query layer's schemas, nothing else
         cur.execute("set time zone 'UTC'")
         try:
             cur.execute(sql)
