@@ -108,24 +108,27 @@ JOINED = (
 
 
 @pytest.mark.parametrize(
-    ("select", "using", "sessions_timed"),
+    ("select", "using"),
     [
-        ("p.purpose, s.media_type", "", False),
-        ("s.conversation_start", "", True),
-        ("s.*", "", True),
-        ("*", "", True),
-        ("s", "", True),
-        ("count(*)", "and s.session_id is not null ", False),
+        ("p.purpose, s.media_type", ""),
+        ("s.conversation_start", ""),
+        ("s.*", ""),
+        ("*", ""),
+        ("s", ""),
+        ("count(*)", "and s.session_id is not null "),
     ],
 )
-def test_a_child_table_joins_conversations_only_when_its_start_is_read(
-    select: str, using: str, sessions_timed: bool
-) -> None:
+def test_each_virtual_table_is_its_model_alone(select: str, using: str) -> None:
+    """Every model carries `conversation_start`: the time range filters the table it is written
+    on, with no join of the conversations model, whatever the query reads."""
     parsed = parse_query(JOINED.format(select=select, using=using))
     generated = sqlglot.parse_one(rewrite_for_warehouse(parsed, "duckdb"), read="duckdb")
-    relations = {t.alias_or_name: t for t in generated.find_all(exp.Table)}
-    assert "p" not in relations  # participants' start is read: a subquery with the join
-    assert ("s" in relations) is not sessions_timed
+    relations = {t.alias_or_name: f"{t.db}.{t.name}" for t in generated.find_all(exp.Table)}
+    assert relations == {
+        "p": "staging.stg_genesys__participants",
+        "s": "staging.stg_genesys__sessions",
+    }
+    assert not list(generated.find_all(exp.Subquery))
 
 
 def test_marts_are_readable() -> None:

@@ -1,7 +1,8 @@
 """The virtual tables an analyst queries, and what the API can filter on each column.
 
-`genesys.<table>` reads the flattened staging model of the same grain. Every virtual table also
-carries `conversation_start`, so a time range can be written on whichever table is queried.
+`genesys.<table>` reads the flattened staging model of the same grain. Every one of those models
+carries its conversation's `conversation_start`, so a time range can be written on whichever table
+is queried and filters that table's own rows (no join with the conversations model).
 Only columns kept in clear by the PII policy are pushed down: a masked column's value in the
 warehouse is not the value the API matches on.
 """
@@ -21,14 +22,12 @@ class VirtualTable:
     model: str
     """Staging (or intermediate) model in the warehouse that holds its rows."""
     schema: str = "staging"
-    has_time_column: bool = False
-    """The model has `conversation_start` itself (else it is joined from conversations)."""
 
 
 VIRTUAL_TABLES: dict[str, VirtualTable] = {
     t.name: t
     for t in (
-        VirtualTable("conversations", "stg_genesys__conversations", has_time_column=True),
+        VirtualTable("conversations", "stg_genesys__conversations"),
         VirtualTable("participants", "stg_genesys__participants"),
         VirtualTable("sessions", "stg_genesys__sessions"),
         VirtualTable("segments", "stg_genesys__segments"),
@@ -38,9 +37,6 @@ VIRTUAL_TABLES: dict[str, VirtualTable] = {
         ),
     )
 }
-
-FLATTENED_MODELS = ("stg_genesys__conversations",)
-"""Always refreshed: the time column of every virtual table comes from it."""
 
 
 @dataclass(frozen=True)

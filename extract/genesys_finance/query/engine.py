@@ -22,7 +22,7 @@ from genesys_finance.ledger import TABLE as LEDGER_TABLE
 from genesys_finance.planner import Interval, floor_to_second, split_interval
 from genesys_finance.query import aggregates as agg
 from genesys_finance.query import marts
-from genesys_finance.query.catalog import FLATTENED_MODELS, VIRTUAL_TABLES
+from genesys_finance.query.catalog import TIME_COLUMN, VIRTUAL_TABLES
 from genesys_finance.query.fetch import job_body
 from genesys_finance.query.parse import (
     ParsedQuery,
@@ -152,7 +152,7 @@ def plan_query(settings: Settings, sql: str, options: QueryOptions | None = None
         )
     # Every staging virtual table at once (one dbt run keeps them all current, so a later query
     # on another table needs none); the intermediate one only when read.
-    models = list(FLATTENED_MODELS)
+    models: list[str] = []
     for virtual in VIRTUAL_TABLES.values():
         wanted = virtual.schema == "staging" or virtual.name in parsed.virtual_tables
         if wanted and virtual.model not in models:
@@ -532,11 +532,40 @@ def _run_sql(
     if refresh_if_missing and _missing_models(settings, plan):
         _refresh(settings, plan, options)
     sql = rewrite_for_warehouse(plan.parsed, settings.target)
-    return execute_read_only(settings, sql)
+    try:
+        return execute_read_only(settings, sql)
+    except QueryError as exc:
+        stale = _models_without_time_column(settings, plan)
+        if not stale:
+            raise
+        raise QueryError(
+            f"{exc}. The warehouse predates `{TIME_COLUMN}` on {', '.join(stale)}: run "
+            "`genesys-finance build --full-refresh` once (README, migration notes)"
+        ) from None
+
+
+def _models_without_time_column(settings: Settings, plan: QueryPlan) -> list[str]:
+    """The query's models built before they carried `conversation_start` (asked only once a
+    query failed: a warehouse that is not fully refreshed since the upgrade)."""
+    from genesys_finance import warehouse as wh
+
+    timed = {
+        (str(s), str(n))
+        for s, n in wh.query(
+            settings,
+            "select table_schema, table_name from information_schema.columns "
+            f"where column_name = '{TIME_COLUMN}'",
+        )
+    }
+    models = sorted(
+        {(VIRTUAL_TABLES[t].schema, VIRTUAL_TABLES[t].model) for t in plan.parsed.virtual_tables}
+    )
+    return [m for s, m in models if (s, m) not in timed]
 
 
 def execute_read_only(settings: Settings, sql: str) -> pa.Table:
-    """Run one generated SELECT on a read-only connection, in UTC, without file access."""
+    """Run one generated SELECT on a read-only connection, in UTC, without file access (DuckDB)
+    or as a role that may only read the query layer's schemas (Postgres, `pgrole.py`)."""
     if settings.target == "duckdb":
         import duckdb
 
@@ -552,10 +581,14 @@ def execute_read_only(settings: Settings, sql: str) -> pa.Table:
             conn.close()
     import psycopg2
 
+    from genesys_finance.query.pgrole import grant_query_role, set_role_sql
+
     conn = psycopg2.connect(settings.postgres.dsn())
     try:
+        role = grant_query_role(conn)
         conn.set_session(readonly=True)
         cur = conn.cursor()
+        cur.execute(set_role_sql(role))  # SELECT on the query layer's schemas, nothing else
         cur.execute("set time zone 'UTC'")
         try:
             cur.execute(sql)

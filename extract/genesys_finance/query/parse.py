@@ -16,7 +16,6 @@ from sqlglot.errors import ParseError
 from genesys_finance.query.catalog import (
     MART_SCHEMA,
     MARTS,
-    TIME_COLUMN,
     VIRTUAL_SCHEMA,
     VIRTUAL_TABLES,
 )
@@ -147,55 +146,17 @@ def _check_tables(tree: exp.Expr, parsed: ParsedQuery) -> None:
 
 
 def rewrite_for_warehouse(parsed: ParsedQuery, dialect: str) -> str:
-    """The SQL with each virtual table replaced by the relation holding its rows."""
+    """The SQL with each virtual table replaced by the model holding its rows. Every model has
+    `conversation_start` itself, so a time range filters the table it is written on: no join
+    with the conversations model (one cost about a second per table at 1M conversations)."""
     tree = parsed.tree.copy()
     refs = {id(ref.node): ref for ref in parsed.virtual_refs}
-    timed = _aliases_reading_time(parsed.tree)
     originals = list(parsed.tree.find_all(exp.Table))
     copies = list(tree.find_all(exp.Table))
     for original, copy in zip(originals, copies, strict=True):
         ref = refs.get(id(original))
         if ref is not None:
-            with_time = timed is None or ref.alias.lower() in timed
-            copy.replace(_relation(ref.table, ref.alias, with_time))
+            virtual = VIRTUAL_TABLES[ref.table]
+            # Names from the catalog only (constants), never from the analyst's text.
+            copy.replace(exp.table_(virtual.model, db=virtual.schema).as_(ref.alias))
     return tree.sql(dialect=dialect)
-
-
-def _aliases_reading_time(tree: exp.Expr) -> set[str] | None:
-    """Aliases whose `conversation_start` the query reads (`alias.conversation_start`,
-    `alias.*`, or the alias as a whole row); None when any virtual table may supply it (an
-    unqualified `conversation_start` or `*`, USING or NATURAL joins).
-
-    A child table (participants, sessions, ...) gets its conversation's start through a join on
-    the conversations model: at 1M conversations that join costs about a second per table, so
-    it is made only for the tables whose time column the query reads."""
-    timed: set[str] = set()
-    for column in tree.find_all(exp.Column):
-        name, table = column.name.lower(), column.table.lower()
-        if isinstance(column.this, exp.Star) or name == TIME_COLUMN:
-            if not table:
-                return None
-            timed.add(table)
-        elif not table:
-            timed.add(name)  # `select s from genesys.sessions s`: the row as a struct
-    if any(isinstance(star.parent, exp.Select) for star in tree.find_all(exp.Star)):
-        return None
-    for join in tree.find_all(exp.Join):
-        if join.args.get("using") or join.method.upper() == "NATURAL":
-            return None
-    return timed
-
-
-def _relation(table: str, alias: str, with_time: bool = True) -> exp.Expr:
-    virtual = VIRTUAL_TABLES[table]
-    if virtual.has_time_column or not with_time:
-        return exp.table_(virtual.model, db=virtual.schema).as_(alias)
-    conversations = VIRTUAL_TABLES["conversations"]
-    # Names from the catalog only (constants), never from the analyst's text.
-    inner = sqlglot.parse_one(
-        f"select v.*, c.{TIME_COLUMN} from {virtual.schema}.{virtual.model} as v "
-        f"join {conversations.schema}.{conversations.model} as c "
-        "on c.conversation_id = v.conversation_id"
-    )
-    assert isinstance(inner, exp.Select)
-    return inner.subquery(alias)

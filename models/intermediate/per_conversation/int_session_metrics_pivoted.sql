@@ -23,6 +23,7 @@ joined as (
         sessions.session_id,
         sessions.participant_id,
         sessions.conversation_id,
+        sessions.conversation_start,
 
         ---------- metrics; a `*Complete` total wins over the sum of its stretches
         {%- for metric_name in genesys_session_metric_names() %}

@@ -9,6 +9,7 @@ conversations as (
     select
         conversation_id,
         extracted_at,
+        conversation_start,
         {{ genesys_payload('payload', [
             ['participants', 'participantId'], ['participants', 'userId'],
             ['participants', 'teamId'], ['participants', 'purpose'],
@@ -23,6 +24,7 @@ participants as (
     select
         conversations.conversation_id,
         conversations.extracted_at,
+        conversations.conversation_start,
         participant.ordinal as participant_ordinal,
         participant.value as participant
     from conversations
@@ -44,6 +46,9 @@ renamed as (
         {{ json_text('participant', 'flaggedReason') }} as flagged_reason,
         {{ json_boolean('participant', 'screenRecording') }} as is_screen_recording,
         {{ json_array_length('participant', 'sessions') }} as session_count,
+
+        ---------- timestamps (the query layer's time range filters these rows by it, no join)
+        cast(conversation_start as {{ type_timestamptz() }}) as conversation_start,
 
         ---------- lineage
         cast(extracted_at as {{ type_timestamptz() }}) as extracted_at

@@ -9,6 +9,7 @@ conversations as (
     select
         conversation_id,
         extracted_at,
+        conversation_start,
         {{ genesys_payload('payload', [
             ['participants', 'participantId'],
             ['participants', 'sessions', 'sessionId'],
@@ -22,6 +23,7 @@ participants as (
     select
         conversations.conversation_id,
         conversations.extracted_at,
+        conversations.conversation_start,
         participant.value as participant
     from conversations
     {{ json_array_rows('conversations.payload', 'participants', 'participant') }}
@@ -31,6 +33,7 @@ sessions as (
     select
         participants.conversation_id,
         participants.extracted_at,
+        participants.conversation_start,
         {{ json_text('participants.participant', 'participantId') }} as participant_id,
         session.value as session
     from participants
@@ -41,6 +44,7 @@ segments as (
     select
         sessions.conversation_id,
         sessions.extracted_at,
+        sessions.conversation_start,
         sessions.participant_id,
         {{ json_text('sessions.session', 'sessionId') }} as session_id,
         segment.ordinal as segment_ordinal,
@@ -69,6 +73,7 @@ typed as (
         {{ json_text('segment', 'destinationConversationId') }} as destination_conversation_id,
         {{ json_bigint('segment', ['q850ResponseCodes', 0]) }} as q850_response_code,
         {{ json_bigint('segment', ['sipResponseCodes', 0]) }} as sip_response_code,
+        cast(conversation_start as {{ type_timestamptz() }}) as conversation_start,
         cast(extracted_at as {{ type_timestamptz() }}) as extracted_at
     from segments
 ),
@@ -97,6 +102,7 @@ renamed as (
         sip_response_code,
 
         ---------- timestamps
+        conversation_start,
         segment_start,
         segment_end,
         segment_end is null as is_open,

@@ -9,6 +9,7 @@ conversations as (
     select
         conversation_id,
         extracted_at,
+        conversation_start,
         {{ genesys_payload('payload', [
             ['participants', 'participantId'],
             ['participants', 'sessions', 'sessionId'],
@@ -22,6 +23,7 @@ participants as (
     select
         conversations.conversation_id,
         conversations.extracted_at,
+        conversations.conversation_start,
         participant.value as participant
     from conversations
     {{ json_array_rows('conversations.payload', 'participants', 'participant') }}
@@ -31,6 +33,7 @@ sessions as (
     select
         participants.conversation_id,
         participants.extracted_at,
+        participants.conversation_start,
         {{ json_text('participants.participant', 'participantId') }} as participant_id,
         session.value as session
     from participants
@@ -41,6 +44,7 @@ metrics as (
     select
         sessions.conversation_id,
         sessions.extracted_at,
+        sessions.conversation_start,
         sessions.participant_id,
         {{ json_text('sessions.session', 'sessionId') }} as session_id,
         metric.ordinal as metric_ordinal,
@@ -62,6 +66,9 @@ renamed as (
         {{ json_text('metric', 'name') }} as metric_name,
         {{ json_bigint('metric', 'value') }} as metric_value,
         {{ json_timestamp('metric', 'emitDate') }} as emitted_at,
+
+        ---------- timestamps (the query layer's time range filters these rows by it, no join)
+        cast(conversation_start as {{ type_timestamptz() }}) as conversation_start,
 
         ---------- lineage
         cast(extracted_at as {{ type_timestamptz() }}) as extracted_at

@@ -22,6 +22,7 @@ conversations as (
     select
         conversation_id,
         extracted_at,
+        conversation_start,
         {{ genesys_payload('payload', payload_paths) }} as payload
     from source
     {{ genesys_payload_fence() }}
@@ -31,6 +32,7 @@ participants as (
     select
         conversations.conversation_id,
         conversations.extracted_at,
+        conversations.conversation_start,
         participant.value as participant
     from conversations
     {{ json_array_rows('conversations.payload', 'participants', 'participant') }}
@@ -40,6 +42,7 @@ sessions as (
     select
         participants.conversation_id,
         participants.extracted_at,
+        participants.conversation_start,
         {{ json_text('participants.participant', 'participantId') }} as participant_id,
         {{ json_text('participants.participant', 'purpose') }} as participant_purpose,
         session.ordinal as session_ordinal,
@@ -111,6 +114,9 @@ renamed as (
         ---------- counts
         {{ json_array_length('session', 'segments') }} as segment_count,
         {{ json_array_length('session', 'metrics') }} as metric_count,
+
+        ---------- timestamps (the query layer's time range filters these rows by it, no join)
+        cast(conversation_start as {{ type_timestamptz() }}) as conversation_start,
 
         ---------- lineage
         cast(extracted_at as {{ type_timestamptz() }}) as extracted_at
