@@ -84,6 +84,9 @@ LAYERS = {
         "fct_revenue_attribution",
     ),
 }  # fmt: skip
+# The matching models, timed again alone with and without the time-and-number fallback
+# (`--time-fallback`): what the fallback adds, apart from the Call-ID matching (issue 13).
+MATCHING = ["--select", "int_cdr_leg_candidates", "int_cdr_leg_matches"]
 FLATTENING = [
     "--select",
     "path:models/staging/genesys",
@@ -355,6 +358,28 @@ def _next_day(
     return {"incremental_conversations": len(extra), "incremental_cdr_rows": loaded["cdr_rows"]}
 
 
+def _time_fallback(settings: Settings, tp: Path) -> dict[str, Any]:
+    """The matching models rebuilt alone (after the incremental run: the same data), with and
+    without the time-and-number fallback; what it adds, in model-seconds and as a share of the
+    full build's matching and marts layers without it."""
+    out: dict[str, Any] = {}
+    for key, on in (("matching_with_fallback", True), ("matching_without_fallback", False)):
+        fallback = ["--vars", json.dumps({"genesys_finance_match_fallback": on})]
+        _timed_dbt(settings, ["run", "--full-refresh", *MATCHING, *fallback], tp, out, key)
+    with_s = sum(out["matching_with_fallback_models_s"].values())
+    without_s = sum(out["matching_without_fallback_models_s"].values())
+    out["fallback_model_s"] = round(with_s - without_s, 2)
+    return out
+
+
+def _fallback_share(result: dict[str, Any]) -> None:
+    """The fallback's model-seconds against the full build's matching + marts model-seconds
+    without it (issue 13: the fallback adds <= 20 % to the marts' time)."""
+    layers = result["full_run_layers_s"]
+    marts = layers["matching"] + layers["marts"] - result["fallback_model_s"]
+    result["fallback_adds_to_marts_pct"] = round(100 * result["fallback_model_s"] / marts, 1)
+
+
 def bench_target(
     target: str,
     conversations: int,
@@ -364,6 +389,7 @@ def bench_target(
     loading: dict[str, Any] | None = None,
     tests: bool = True,
     baseline: bool = True,
+    time_fallback: bool = False,
 ) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"bench_dbt_{target}_"))
     result: dict[str, Any] = {"target": target, "conversations": conversations}
@@ -406,6 +432,9 @@ def bench_target(
         noop = run_dbt(settings, ["parse"], target_path=tp, project_dir=PROJECT_DIR)
         result["dbt_startup_s"] = round(noop.seconds, 1)
         result["incremental_pct_of_full"] = round(100 * inc / full, 1)
+        if time_fallback:
+            result |= _time_fallback(settings, tp)
+            _fallback_share(result)
     finally:
         if pg_name and not keep:
             _drop_pg(pg_name)
@@ -433,6 +462,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--no-baseline", action="store_true", help="skip the flattening-only full build"
+    )
+    parser.add_argument(
+        "--time-fallback",
+        action="store_true",
+        help="then time the matching models alone with and without the time-and-number fallback",
     )
     parser.add_argument("--drop-raw", action="store_true", help="drop the raw snapshots at the end")
     parser.add_argument(
@@ -468,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
                     loading,
                     tests=not args.skip_tests,
                     baseline=not args.no_baseline,
+                    time_fallback=args.time_fallback,
                 )
                 result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
                 print(json.dumps(result, indent=2))

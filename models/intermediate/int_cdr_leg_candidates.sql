@@ -21,7 +21,9 @@
 --      digits and rating prefix) and the same counterparty last 4 digits and rating prefix, whose
 --      answer instant is within `genesys_finance_match_start_tolerance_ms` of the CDR's start and
 --      whose answered duration is within `genesys_finance_match_duration_tolerance_ms` of the
---      CDR's. Ranked by |start difference|, then |duration difference|.
+--      CDR's. Ranked by |start difference|, then |duration difference|. Off with var
+--      `genesys_finance_match_fallback: false` (every carrier sends Call-IDs; also how the
+--      benchmark times the fallback apart from the Call-ID matching).
 -- A CDR no method pairs has one row with no leg, so every CDR is here (its day, its load).
 --
 -- Incremental by the CDR's UTC day (`cdr_day`, dbt's delete+insert: a day's rows are replaced as a
@@ -37,6 +39,7 @@
 
 {%- set start_tolerance_ms = var('genesys_finance_match_start_tolerance_ms') %}
 {%- set duration_tolerance_ms = var('genesys_finance_match_duration_tolerance_ms') %}
+{%- set fallback = var('genesys_finance_match_fallback') %}
 {%- if start_tolerance_ms | int >= 86400000 %}
     {{ exceptions.raise_compiler_error(
         "genesys_finance_match_start_tolerance_ms must be under a day: the incremental matching "
@@ -331,7 +334,7 @@ by_time_and_number as (
             and unpaired_cdrs.org_prefix = unpaired_legs.org_prefix
             and unpaired_cdrs.counterparty_last4 = unpaired_legs.counterparty_last4
             and unpaired_cdrs.counterparty_prefix = unpaired_legs.counterparty_prefix
-    where (
+    where {% if not fallback %}1 = 0 and {% endif %}(
         unpaired_cdrs.org_number is null
         or unpaired_legs.org_number is null
         or unpaired_cdrs.org_number = unpaired_legs.org_number

@@ -12,12 +12,14 @@ new data, every finance model is compared row for row with a `--full-refresh` bu
 from __future__ import annotations
 
 import copy
+import hashlib
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import raw_loader
+from genesys_finance import warehouse as warehouses
 from genesys_finance.cdr import builtin, load_cdr_files
 from genesys_finance.dbt_runner import run_dbt
 from genesys_finance.masking import Masker
@@ -34,8 +36,10 @@ FORMAT_OF = {
     "northwind_telecom": "bandwidth",
     "atlantic_carrier": "twilio",
 }
+CALL_ID_CARRIER = "genesys_cloud_voice"
 LATE_LINES = 3  # day-1 CDR lines of each fallback carrier held back to the second load
 FINANCE_MODELS = (
+    "staging.stg_carrier__cdrs",
     "intermediate.int_cdr_leg_candidates",
     "intermediate.int_cdr_leg_matches",
     "intermediate.int_voice_legs_rated",
@@ -72,6 +76,17 @@ def _hold_back(path: Path, lines: int) -> Path:
     late = path.with_name(f"late_{path.name}")
     late.write_text(header + "".join(rows[-lines:]), encoding="utf-8")
     return late
+
+
+def _lines_of(path: Path) -> str:
+    """`from ... where ...`: the raw CDR lines loaded from the file at `path`."""
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    return f"from carrier_raw.cdrs where file_sha256 = '{sha}'"
+
+
+def _execute(settings: Settings, sql: str) -> None:
+    with warehouses.connect(settings) as conn:  # autocommit
+        conn.cursor().execute(sql)
 
 
 def _twin(conversation: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +142,8 @@ def test_incremental_finance_equals_full_refresh(warehouse: Settings, tmp_path: 
     day1 = gen.conversations_for_day(DAY1)
     load(day1, datetime(2024, 7, 2, tzinfo=UTC))
     late: list[tuple[str, Path]] = []
-    for carrier, path in _cdr_files(gen, DAY1, tmp_path / "day1").items():
+    day1_files = _cdr_files(gen, DAY1, tmp_path / "day1")
+    for carrier, path in day1_files.items():
         if FORMAT_OF[carrier] != "genesys-voice":
             late.append((carrier, _hold_back(path, LATE_LINES)))
         load_cdrs(carrier, path)
@@ -151,8 +167,14 @@ def test_incremental_finance_equals_full_refresh(warehouse: Settings, tmp_path: 
     # day 2 and its CDRs; late day-1 CDRs; day-1 conversations re-extracted; the twin
     day2 = gen.conversations_for_day(DAY1 + timedelta(1))
     load(day2, datetime(2024, 7, 3, tzinfo=UTC))
-    for carrier, path in _cdr_files(gen, DAY1 + timedelta(1), tmp_path / "day2").items():
+    day2_files = _cdr_files(gen, DAY1 + timedelta(1), tmp_path / "day2")
+    for carrier, path in day2_files.items():
         load_cdrs(carrier, path)
+    # a day-2 file's load cut short (a crash between its load files): half of its lines for now
+    partial = day2_files[CALL_ID_CARRIER]
+    half = count(f"select count(*) {_lines_of(partial)}") // 2
+    cut = f"{_lines_of(partial)} and source_line > {half + 1}"  # line 1 is the header
+    _execute(settings, f"delete {cut}")
     for carrier, path in late:
         load_cdrs(carrier, path)
     voiced = [c for c in day1 if c is not original and any(
@@ -161,7 +183,23 @@ def test_incremental_finance_equals_full_refresh(warehouse: Settings, tmp_path: 
     changed = [_later(copy.deepcopy(c)) for c in voiced[:8]] + [_lost_participant(voiced[8])]
     load([*changed, _twin(original)], datetime(2024, 7, 4, tzinfo=UTC))
     run()
+    # the cut load completed (its missing lines come with a later `loaded_at`); a day-1 file
+    # loaded again (adds nothing); another day-1 file's lines deleted and loaded again (the same
+    # lines, replaced with a later `loaded_at`)
+    assert count(f"select count(*) {cut}") == 0
+    load_cdrs(CALL_ID_CARRIER, partial)
+    assert count(f"select count(*) {cut}") > 0
+    raw_before = count("select count(*) from carrier_raw.cdrs")
+    load_cdrs(CALL_ID_CARRIER, day1_files[CALL_ID_CARRIER])
+    assert count("select count(*) from carrier_raw.cdrs") == raw_before
+    replaced = next(c for c in day1_files if c != CALL_ID_CARRIER)
+    _execute(settings, f"delete {_lines_of(day1_files[replaced])}")
+    load_cdrs(replaced, day1_files[replaced])
+    assert count("select count(*) from carrier_raw.cdrs") == raw_before
+    run()
     run()  # nothing new: changes nothing
+    staged = "select count(*), count(distinct cdr_id) from staging.stg_carrier__cdrs"
+    assert raw_loader.fetch(settings, staged) == [(raw_before, raw_before)]
     incremental = _snapshot(settings)
     assert count(ambiguous) > ambiguous_before
     assert count(matched) > matched_before
