@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import logging
 import os
 import random
 import subprocess
@@ -138,14 +139,29 @@ def run_copy(path: Path, database: str) -> int:
         conn.close()
 
 
+class _ParserPeak(logging.Handler):
+    """The parsing process's peak RSS, from the loader's log (`cdr/worker.py`)."""
+
+    peak_mb = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "peak RSS" in record.getMessage():
+            self.peak_mb = float(record.args[0])  # type: ignore[index]
+
+
 def child(args: argparse.Namespace) -> None:
+    parser_peak = _ParserPeak()
+    worker_log = logging.getLogger("genesys_finance.cdr.worker")
+    worker_log.setLevel(logging.INFO)
+    worker_log.addHandler(parser_peak)
     started = time.perf_counter()
     if args.variant == "copy":
         rows = run_copy(args.file, args.database)
     else:
         rows = run_load_cdrs(args.file, args.database, Path(args.workdir))
     seconds = time.perf_counter() - started
-    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
+    peaks = {"peak_rss_mb": peak_rss_mb(), "parser_peak_rss_mb": parser_peak.peak_mb}
+    print(json.dumps({"rows": rows, "seconds": seconds, **peaks}))
 
 
 def main() -> int:
@@ -185,6 +201,11 @@ def main() -> int:
             print(
                 f"{variant:10s} {result['rows']:>10,} rows in {result['seconds']:7.1f} s = "
                 f"{result['rate']:>9,.0f} rows/s, peak RSS {result['peak_rss_mb']:5.0f} MB"
+                + (
+                    f" (+ parsing process {result['parser_peak_rss_mb']:.0f} MB)"
+                    if result["parser_peak_rss_mb"]
+                    else ""
+                )
             )
     if "copy" in results and "load-cdrs" in results:
         share = results["load-cdrs"]["rate"] / results["copy"]["rate"]

