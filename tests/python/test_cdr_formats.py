@@ -439,4 +439,4 @@ def test_column_path_reads_like_the_row_parser(tmp_path: Path, fmt: str) -> None
     assert rejects == [r for r in one_by_one if not isinstance(r, CdrRow)]
     if fast_path_fits(parser):  # only the bad rows, the repeated good one aside, go one by one
         assert batch.slow_records == len(rejects)
-    assert fast_path_fits(parser) == (fmt in ("generic", "genesys-voice"))
+    assert fast_path_fits(parser) == (fmt in ("generic", "genesys-voice", "bandwidth", "telnyx"))
