@@ -143,7 +143,8 @@ def test_the_parsing_process_fails_where_files_load_and_ends_when_the_loader_sto
     ctx = open_file(path, builtin("generic"), datetime.now(UTC))
     masker = CdrMasker(Masker.from_settings(Settings(hmac_key=HMAC_TEST_KEY.encode()), env={}), ORG)
 
-    with Parsing([ctx], masker, None, tmp_path / "ok", "csv") as parsing:
+    with Parsing() as parsing:
+        parsing.start([ctx], masker, None, tmp_path / "ok", "csv")
         groups = list(parsing.ready_files(1))
     files = [f for group in groups for f in group]
     assert sum(f.rows for f in files) == len(lines) and all(f.path.exists() for f in files)
@@ -151,14 +152,16 @@ def test_the_parsing_process_fails_where_files_load_and_ends_when_the_loader_sto
     assert (result.rows_read, result.rows_valid, result.rows_rejected) == (len(lines),) * 2 + (0,)
 
     path.unlink()  # opened and checked, then gone before the child reads it
-    with (
-        pytest.raises(FileNotFoundError),
-        Parsing([ctx], masker, None, tmp_path / "gone", "csv") as p,
-    ):
-        list(p.ready_files(1))
+    with pytest.raises(FileNotFoundError), Parsing() as failing:
+        failing.start([ctx], masker, None, tmp_path / "gone", "csv")
+        list(failing.ready_files(1))
 
     path.write_text("\n".join([header, *lines * 50]) + "\n", encoding="utf-8")
     ctx = open_file(path, builtin("generic"), datetime.now(UTC))
-    with Parsing([ctx], masker, None, tmp_path / "early", "csv") as parsing:
+    with Parsing() as parsing:
+        parsing.start([ctx], masker, None, tmp_path / "early", "csv")
         next(parsing.ready_files(1))
     assert not parsing._process.is_alive()
+    with Parsing() as idle:  # never given work (every file failed to open): ends cleanly
+        pass
+    assert idle._process.exitcode == 0

@@ -7,11 +7,12 @@ decimals within their scale, known currencies, exact directions, `+<digits>` num
 converted by Arrow's own casts and kernels; only the Call-ID's keyed hash is computed value by
 value (one tight loop, `call_ids.hash_call_ids`). A row any check does not accept goes to
 `RowParser.parse`, which yields its typed row or its reject with reasons: the patterns can only
-send more rows to the slow path, never read a value differently. Column-wise: ISO-8601 stamps
-and UTC strptime stamps of a few directives (`strptime_shape`), E.164 and `national` numbers,
-every direction match, UTC invoice period templates. Profiles with other shapes (RFC 2822
-stamps, local time zones, withheld numbers, derived billed seconds, negated amounts: Twilio's)
-use `RowParser` throughout.
+send more rows to the slow path, never read a value differently. Column-wise: ISO-8601 stamps,
+UTC strptime stamps of a few directives (`strptime_shape`), RFC 2822 stamps in `+0000`, E.164
+and `national` numbers (withheld ones through the row parser's rule), every direction match,
+billed seconds rounded up from the duration, negated amounts, UTC invoice period templates.
+Profiles with other shapes (local time zones, an offset column, other number formats or
+invoice zones) use `RowParser` throughout.
 tests/python/test_cdr_formats.py loads the same files both ways and compares.
 
 Batches come from either reader (reader.py): `parse` takes csv-module records, `parse_arrow`
@@ -44,15 +45,14 @@ _NO_TEXT = pa.scalar(None, pa.string())
 def fast_path_fits(parser: RowParser) -> bool:
     p = parser.ctx.profile
     iso = p.timestamp_format == "iso8601" and p.timezone in (None, "UTC")
+    strptime = strptime_shape(p.timestamp_format) is not None and p.timezone == "UTC"
+    national = p.number_format == "national" and bool(p.national_digits)
     return (
-        (iso or (strptime_shape(p.timestamp_format) is not None and p.timezone == "UTC"))
+        (iso or strptime or p.timestamp_format == "rfc2822")
         and "utc_offset" not in parser.positions
-        and (
-            p.number_format == "e164" or (p.number_format == "national" and bool(p.national_digits))
-        )
-        and not p.withheld_numbers
-        and p.billed_round_up_to is None
-        and not p.negate_amount
+        and (p.number_format == "e164" or national)
+        # A withheld value is never read as a number column-wise: it has no digit.
+        and not any(ch.isdigit() for name in p.withheld_numbers for ch in name)
         and (p.invoice_template is None or _utc_invoice(p.invoice_template, p.invoice_timezone))
     )
 
@@ -69,6 +69,16 @@ _DIRECTIVES = {
     "%S": "[0-5][0-9]",
     "%p": "(AM|PM)",
 }
+
+
+# RFC 2822 as Twilio writes it, in UTC (`+0000`); Python's reader takes more (other offsets, one
+# digit days, any case), which goes to the row parser. The day name is ignored, as Python does.
+_RFC2822 = (
+    r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), (0[1-9]|[12][0-9]|3[01]) "
+    r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [0-9]{4} "
+    r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9] \+0000$"
+)
+_RFC2822_BODY = "%d %b %Y %H:%M:%S +0000"  # after the day name's 5 characters
 
 
 def strptime_shape(fmt: str) -> str | None:
@@ -195,6 +205,10 @@ class BatchParser:
             if self.stamp_shape is not None:
                 out[name] = self._strptime(col, empty_allowed(name), need)
                 continue
+            if p.timestamp_format == "rfc2822":
+                body = pc.utf8_slice_codeunits(col, 5)
+                out[name] = self._strptime(body, empty_allowed(name), need, _RFC2822_BODY, col)
+                continue
             has_offset = pc.match_substring_regex(col, _OFFSET)
             shaped = pc.match_substring_regex(col, _STAMP + "(" + _OFFSET[:-1] + ")?$")
             if ctx.profile.timezone is None:
@@ -222,6 +236,12 @@ class BatchParser:
             out[name] = (
                 pc.multiply(value, parser.duration_scale) if name == "duration_ms" else value
             )
+        if parser.round_up is not None:  # billed seconds from the duration (RowParser's rule)
+            duration = out["duration_ms"]
+            need(pc.is_valid(duration))  # an empty duration is the row parser's reject
+            seconds = pc.divide(pc.add(duration, 999), 1000)  # rounded up: never negative
+            r = parser.round_up
+            out["billed_seconds"] = pc.multiply(pc.divide(pc.add(seconds, r - 1), r), r)
         for name, scale in (("rate_per_minute", 8), ("billed_amount", 6)):
             kind = pa.decimal128(18, scale)
             if name not in text:
@@ -231,6 +251,8 @@ class BatchParser:
             shaped = pc.match_substring_regex(col, _decimal_pattern(scale))
             need(shaped)
             out[name] = pc.if_else(pc.and_(ok, shaped), col, _NO_TEXT).cast(kind)
+        if parser.negate:  # the file writes a charge as a negative number
+            out["billed_amount"] = pc.negate(out["billed_amount"])
         if parser.fixed_currency is None:
             currency = pc.utf8_upper(text["currency"])
             need(pc.is_in(currency, value_set=self.currencies))
@@ -294,12 +316,23 @@ class BatchParser:
         rest = pc.indices_nonzero(pc.invert(ok)).to_pylist()
         return pa.Table.from_arrays(columns, schema=self.schema), rest
 
-    def _strptime(self, col: Any, empty_allowed: Any, need: Callable[[Any], None]) -> Any:
-        """UTC timestamps of a strptime-format column. Arrow's strptime rolls an impossible
-        date over (30 February reads as 1 March), so a value counts only when the time read
-        writes back as the very text: any other goes to the row parser."""
-        fmt = self.profile.timestamp_format
-        shaped = pc.match_substring_regex(col, self.stamp_shape)
+    def _strptime(
+        self,
+        col: Any,
+        empty_allowed: Any,
+        need: Callable[[Any], None],
+        fmt: str | None = None,
+        whole: Any = None,
+    ) -> Any:
+        """UTC timestamps of a strptime-format column (or of `col`, the part after the day name
+        of `whole`, RFC 2822 values, in `fmt`). Arrow's strptime rolls an impossible date over
+        (30 February reads as 1 March), so a value counts only when the time read writes back
+        as the very text: any other goes to the row parser."""
+        if fmt is None:
+            fmt, shape, whole = self.profile.timestamp_format, self.stamp_shape, col
+        else:
+            shape = _RFC2822
+        shaped = pc.match_substring_regex(whole, shape)
         need(pc.or_(shaped, empty_allowed))
         # In seconds (the directives read no fraction): Arrow writes %S with the unit's fraction.
         parsed = pc.strptime(

@@ -140,27 +140,29 @@ def load_cdr_files(
     masker = masker or Masker.from_settings(settings, policy_path)
     masker.require_key()
     loaded_at = datetime.now(UTC)
-    reports, contexts = _open_all(paths, fmt, loaded_at)
-    if contexts:
+    with Parsing() as parser:  # its process starts while the files are hashed
+        reports, contexts = _open_all(paths, fmt, loaded_at)
+        if not contexts:
+            return reports
         numbers = org_numbers if org_numbers is not None else org_numbers_for(settings)
         cdr_masker = CdrMasker(masker, numbers)
         files = [ctx for ctx, _ in contexts]
         for ctx in files:
             log.info("reading %s (profile %s)", ctx.name, ctx.profile.name)
 
-        def parsing(folder: Path, file_format: str) -> Parsing:
-            return Parsing(files, cdr_masker, carrier, folder, file_format)
+        def start(folder: Path, file_format: str) -> None:
+            parser.start(files, cdr_masker, carrier, folder, file_format)
 
-        results = load.write_tables(settings, parsing, [ctx.sha256 for ctx in files])
-        repeats: dict[str, list[int] | None] = {}
-        for result in results:
-            ctx, report = contexts[result.index]
-            report.rows_read += result.rows_read
-            report.rows_valid += result.rows_valid
-            report.rows_rejected += result.rows_rejected
-            report.reasons.extend(result.reasons)
-            repeats[ctx.sha256] = result.repeat_lines
-        _count_in_destination(settings, reports, repeats)
+        results = load.write_tables(settings, parser, start, [ctx.sha256 for ctx in files])
+    repeats: dict[str, list[int] | None] = {}
+    for result in results:
+        ctx, report = contexts[result.index]
+        report.rows_read += result.rows_read
+        report.rows_valid += result.rows_valid
+        report.rows_rejected += result.rows_rejected
+        report.reasons.extend(result.reasons)
+        repeats[ctx.sha256] = result.repeat_lines
+    _count_in_destination(settings, reports, repeats)
     return reports
 
 

@@ -112,10 +112,13 @@ def write_disposition(settings: Settings, table: str, shas: list[str]) -> Any:
 
 
 def write_tables(
-    settings: Settings, parsing: Callable[[Path, str], Parsing], shas: list[str]
+    settings: Settings,
+    parser: Parsing,
+    start: Callable[[Path, str], None],
+    shas: list[str],
 ) -> list[FileResult]:
-    """Parse the files `shas` on a process of their own (`parsing(folder, file_format)` starts
-    it: worker.py) and load the rows into `cdrs` as the load files come, then the rejects set
+    """Parse the files `shas` on `parser`'s process (`start(folder, file_format)` gives it its
+    work: worker.py) and load the rows into `cdrs` as the load files come, then the rejects set
     aside while parsing. Returns each file's result (counts, reasons, repeat candidates).
     Every load is idempotent, so a crash
     between them is repaired by loading the files again.
@@ -132,37 +135,34 @@ def write_tables(
     file_format = warehouse_for(settings).load_file_format
     with tempfile.TemporaryDirectory(prefix="gf-cdrs-") as workdir:
         files = Path(workdir)
-        # Started first: the child's start (a fresh interpreter) overlaps the queries below.
-        with parsing(files / CDR_TABLE, file_format) as parser:
-            cdr_disposition = write_disposition(settings, CDR_TABLE, shas)
-            reject_disposition = write_disposition(settings, REJECT_TABLE, shas)
-            loader = Loader.for_settings(settings, CARRIER_SCHEMA)
-            try:
-                hints = arrow_hints(cdr_schema)
-                loads = 0
-                for group in parser.ready_files(MIN_LOAD_ROWS):
-                    imports = [
-                        dlt.mark.with_file_import(str(f.path), file_format, items_count=f.rows)
-                        for f in group
-                    ]
-                    loader.load(CDR_TABLE, imports, "cdr_id", hints, cdr_disposition)
-                    loads += 1
-                if not loads:  # an empty table still creates the table, for dbt's sources
-                    empty = [rows_table([], cdr_schema)]
-                    loader.load(CDR_TABLE, empty, "cdr_id", hints, cdr_disposition)
-                tables = _lazy_tables(lambda: parser.rejects, reject_schema)
-                reject_files = _file_imports(
-                    tables, reject_schema, files / REJECT_TABLE, file_format
-                )
-                loader.load(
-                    REJECT_TABLE,
-                    (item for item, _ in reject_files),
-                    "reject_id",
-                    arrow_hints(reject_schema),
-                    reject_disposition,
-                )
-            finally:
-                loader.close()
+        start(files / CDR_TABLE, file_format)  # first: the queries below overlap the parsing
+        cdr_disposition = write_disposition(settings, CDR_TABLE, shas)
+        reject_disposition = write_disposition(settings, REJECT_TABLE, shas)
+        loader = Loader.for_settings(settings, CARRIER_SCHEMA)
+        try:
+            hints = arrow_hints(cdr_schema)
+            loads = 0
+            for group in parser.ready_files(MIN_LOAD_ROWS):
+                imports = [
+                    dlt.mark.with_file_import(str(f.path), file_format, items_count=f.rows)
+                    for f in group
+                ]
+                loader.load(CDR_TABLE, imports, "cdr_id", hints, cdr_disposition)
+                loads += 1
+            if not loads:  # an empty table still creates the table, for dbt's sources
+                empty = [rows_table([], cdr_schema)]
+                loader.load(CDR_TABLE, empty, "cdr_id", hints, cdr_disposition)
+            tables = _lazy_tables(lambda: parser.rejects, reject_schema)
+            reject_files = _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
+            loader.load(
+                REJECT_TABLE,
+                (item for item, _ in reject_files),
+                "reject_id",
+                arrow_hints(reject_schema),
+                reject_disposition,
+            )
+        finally:
+            loader.close()
         return parser.results
 
 

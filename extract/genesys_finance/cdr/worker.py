@@ -54,9 +54,27 @@ class ParseError(RuntimeError):
 
 class Parsing:
     """The child process and its messages: load files as they are written, each file's result
-    when it is done, then the rejects. Use as a context manager (ends the child on exit)."""
+    when it is done, then the rejects. Use as a context manager (ends the child on exit).
 
-    def __init__(
+    The child starts at once (a fresh interpreter and its imports, ~0.5 s) and waits for its
+    work (`start`), so its start overlaps the files' hashing in the parent."""
+
+    def __init__(self) -> None:
+        # spawn, not fork: the parent holds threads (dlt, Arrow's pools) that fork would copy
+        # in an unknown state.
+        mp = multiprocessing.get_context("spawn")
+        self._jobs: Any = mp.Queue(maxsize=1)
+        self._queue: Any = mp.Queue(maxsize=MAX_PENDING_FILES)
+        self._process = mp.Process(
+            target=_run, args=(self._jobs, self._queue), name="cdr-parse", daemon=True
+        )
+        self.results: list[FileResult] = []
+        self.rejects: list[CdrReject] = []
+        self.done = False
+        self.started = False
+        self._process.start()
+
+    def start(
         self,
         contexts: list[FileContext],
         masker: CdrMasker,
@@ -64,20 +82,9 @@ class Parsing:
         folder: Path,
         file_format: str,
     ) -> None:
-        # spawn, not fork: the parent holds threads (dlt, Arrow's pools) that fork would copy
-        # in an unknown state.
-        mp = multiprocessing.get_context("spawn")
-        self._queue: Any = mp.Queue(maxsize=MAX_PENDING_FILES)
-        self._process = mp.Process(
-            target=_run,
-            args=(contexts, masker, carrier, folder, file_format, self._queue),
-            name="cdr-parse",
-            daemon=True,
-        )
-        self.results: list[FileResult] = []
-        self.rejects: list[CdrReject] = []
-        self.done = False
-        self._process.start()
+        """Parse `contexts`, writing load files into `folder`."""
+        self._jobs.put((contexts, masker, carrier, folder, file_format))
+        self.started = True
 
     def __enter__(self) -> Parsing:
         return self
@@ -86,10 +93,15 @@ class Parsing:
         self.close()
 
     def close(self) -> None:
-        """Ends the child if it still runs (the parent stopped early), then reaps it."""
+        """Ends the child: told there is no work when it got none, else terminated if it still
+        runs (the parent stopped early); then reaped."""
+        if not self.started:
+            self._jobs.put(None)
+            self._process.join(timeout=10)
         if self._process.is_alive():
             self._process.terminate()
         self._process.join()
+        self._jobs.close()
         self._queue.close()
 
     def _next(self, block: bool) -> Any | None:
@@ -140,15 +152,17 @@ class Parsing:
             yield group
 
 
-def _run(
-    contexts: list[FileContext],
-    masker: CdrMasker,
-    carrier: str | None,
-    folder: Path,
-    file_format: str,
-    out: Any,
-) -> None:
-    """The child: every file's batches written as load files, reported one by one."""
+def _run(jobs: Any, out: Any) -> None:
+    """The child: once its work comes, every file's batches written as load files, reported
+    one by one."""
+    import pyarrow.compute  # noqa: F401  (imported while the parent hashes the files)
+
+    import genesys_finance.cdr.files  # noqa: F401
+
+    job = jobs.get()
+    if job is None:
+        return
+    contexts, masker, carrier, folder, file_format = job
     try:
         _parse_all(contexts, masker, carrier, folder, file_format, out)
     except BaseException as exc:  # raised again in the parent
