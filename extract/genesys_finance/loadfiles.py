@@ -14,19 +14,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-from dlt.common.schema.typing import TColumnSchema
+
+if TYPE_CHECKING:  # dlt costs ~0.5 s to import: the CDR parsing process writes files without it
+    from dlt.common.schema.typing import TColumnSchema
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 PARQUET_ROW_GROUP_BYTES = 4 << 20
 
 LoadFileFormat = Literal["csv", "parquet"]
-ColumnHints = dict[str, TColumnSchema]
+ColumnHints = dict[str, "TColumnSchema"]
 
 CONVERSATION_SCHEMA = pa.schema(
     [

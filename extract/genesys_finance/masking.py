@@ -306,6 +306,11 @@ class Masker:
         for level in _COMPILE_ORDER_ALL:
             self._levels[level] = self._compile(level)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as what builds it (the CDR parsing process gets one; its cache does not
+        pickle). The key travels only through the pipe to that child."""
+        return (Masker, (self.policy, self._key, self.org_numbers))
+
     @classmethod
     def from_settings(
         cls,

@@ -415,6 +415,79 @@ def test_skew_and_b2bua_are_in_the_ground_truth(tmp_path: Path) -> None:
     assert len(per_file) == len(lines)  # one truth row per CDR line
 
 
+# Values at the edges of the column-wise rules (Bandwidth's strptime times, national numbers,
+# `contains` directions; Twilio's RFC 2822 times, withheld numbers, derived billed seconds), as
+# rows of cells joined by `;`.
+_EDGE_ROWS: dict[str, list[str]] = {
+    "bandwidth": [
+        "CallStartDateTime;CallEndDateTime;CallType;CallSource;CallDestination;Duration;"
+        "PerMinRate;Amount",
+        "2024/03/01 12:00:00 AM;2024/03/01 12:02:39 AM;LOCAL ORIGINATION;18005550010;"
+        "4795742288;162;0.008;0.0216",
+        "2024/02/30 01:02:03 PM;2024/03/01 01:02:09 PM;LOCAL ORIGINATION;18005550010;"
+        "4795742288;6;0.008;0.0008",
+        "2024/03/01 1:02:03 PM;2024/03/01 01:02:09 PM;LOCAL ORIGINATION;8005550010;"
+        "+442079460104;6;0.008;0.0008",
+        "2024/03/01 01:02:03 pm;2024/03/01 01:02:09 PM;INTERSTATE TERMINATION;"
+        "8005550010;14795742288;6;0.008;0.0008",
+        "2024/03/01 01:02:03  PM;2024/03/01 01:02:09 PM;termination;18005550010;"
+        "479574228;6;0.008;0.0008",
+        "2024/03/01 11:59:59 PM;2024/03/02 12:00:05 AM;ORIGINATION TERMINATION;"
+        "18005550010;4795742288;6;0.008;0.0008",
+        "2024/03/31 11:59:59 PM;2024/04/01 12:00:05 AM;LOCAL ORIGINATION;(800) 555-0010;"
+        "1-479-574-2288;6;0.008;0.0008",
+        "2024/03/01 13:02:03 PM;2024/03/01 01:02:09 PM;LOCAL ORIGINATION;18005550010;"
+        "4795742288;6;0.008;0.0008",
+    ],
+    "twilio": [
+        "from;to;direction;start_time;end_time;duration;price;price_unit",
+        "+18005550010;+14795742288;inbound;Fri, 01 Mar 2024 00:00:00 +0000;"
+        "Fri, 01 Mar 2024 00:02:39 +0000;159;-0.0216;USD",
+        "+18005550010;+14795742288;outbound-api;Mon, 01 Mar 2024 00:00:00 +0000;"
+        "Fri, 01 Mar 2024 00:00:01 +0000;0;-0.0000;USD",
+        "Anonymous;+14795742288;inbound;Fri, 01 Mar 2024 00:00:00 -0000;"
+        "Fri, 01 Mar 2024 01:00:00 +0100;60;-0.0216;USD",
+        "+18005550010;restricted;outbound-dial;Fri, 1 Mar 2024 00:00:00 +0000;"
+        "Fri, 01 Mar 2024 00:01:01 +0000;61;-0.0216;usd",
+        "+18005550010;+14795742288;inbound;Fri, 30 Feb 2024 00:00:00 +0000;"
+        "Fri, 01 Mar 2024 00:00:09 +0000;9;-0.0216;USD",
+        "+18005550010;+14795742288;inbound;Fri, 01 Mar 2024 00:00:00 +0000;"
+        "Fri, 01 Mar 2024 00:00:09 +0000;;-0.0216;USD",
+        "+18005550010;+14795742288;sideways;Fri, 01 Mar 2024 00:00:00 +0000;"
+        "Fri, 01 Mar 2024 00:00:09 +0000;9;0.0216;USD",
+    ],
+}
+
+
+@pytest.mark.parametrize("fmt", sorted(_EDGE_ROWS))
+def test_column_path_reads_edge_values_like_the_row_parser(tmp_path: Path, fmt: str) -> None:
+    """Values at the edges of the column-wise rules give the row parser's rows and rejects;
+    the plain ones go column-wise."""
+    from genesys_finance.cdr.batch import BatchParser, fast_path_fits
+    from genesys_finance.cdr.load import arrow_schemas, rows_table
+    from genesys_finance.cdr.mask import CdrMasker
+    from genesys_finance.cdr.parse import CdrRow, RowParser
+    from genesys_finance.cdr.reader import records
+
+    path = tmp_path / f"{fmt}.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(r.split(";") for r in _EDGE_ROWS[fmt])
+    profile = builtin(fmt)
+    ctx = open_file(path, profile, datetime.now(UTC))
+    parser = RowParser(ctx, CdrMasker(_masker(), ORG), CARRIER)
+    assert fast_path_fits(parser)
+    items = list(records(path, profile.encoding, profile.delimiter, ctx.ends_with_newline))[1:]
+    one_by_one = [parser.parse(item) for item in items]
+    rows = [r for r in one_by_one if isinstance(r, CdrRow)]
+    expected = rows_table(rows, arrow_schemas()[0])
+    batch = BatchParser(parser, arrow_schemas()[0])
+    table, rejects = batch.parse(items)
+    assert table.sort_by("source_line").equals(expected.sort_by("source_line"))
+    assert rejects == [r for r in one_by_one if not isinstance(r, CdrRow)]
+    assert 0 < len(rejects) < len(items) - 1 and len(rows) > 1
+    assert batch.slow_records < len(items)  # the plain lines went column-wise
+
+
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_column_path_reads_like_the_row_parser(tmp_path: Path, fmt: str) -> None:
     """The batch (column) parser and the row parser give the same rows and rejects."""
@@ -439,4 +512,4 @@ def test_column_path_reads_like_the_row_parser(tmp_path: Path, fmt: str) -> None
     assert rejects == [r for r in one_by_one if not isinstance(r, CdrRow)]
     if fast_path_fits(parser):  # only the bad rows, the repeated good one aside, go one by one
         assert batch.slow_records == len(rejects)
-    assert fast_path_fits(parser) == (fmt in ("generic", "genesys-voice"))
+    assert fast_path_fits(parser)  # every built-in profile

@@ -3,7 +3,6 @@ streaming reader (files whose every record is one line) and the csv module (any 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 from conftest import HMAC_TEST_KEY
 from genesys_finance.cdr import builtin, open_file
 from genesys_finance.cdr.batch import BatchParser
-from genesys_finance.cdr.files import _parsed
+from genesys_finance.cdr.files import parsed_batches
 from genesys_finance.cdr.load import arrow_schemas, rows_table
 from genesys_finance.cdr.mask import CdrMasker
 from genesys_finance.cdr.parse import CdrRow, RowParser
@@ -49,7 +48,7 @@ def _both_ways(path: Path, fmt: str) -> list[str]:
     schema = arrow_schemas()[0]
     expected = rows_table([r for r in one_by_one if isinstance(r, CdrRow)], schema)
     batch = BatchParser(parser, schema)
-    parsed = list(_parsed(ctx, batch))
+    parsed = list(parsed_batches(ctx, batch))
     table = pa.concat_tables([table for table, _, _ in parsed if table.num_rows])
     rejects = [reject for _, bad, _ in parsed for reject in bad]
     assert sum(read for _, _, read in parsed) == len(items)
@@ -131,24 +130,38 @@ def test_keyed_hash_of_a_long_key_is_hmac() -> None:
     assert hash_call_ids(key, ["abc"])[0] == [hmac.new(key, b"abc", hashlib.sha256).hexdigest()]
 
 
-def test_rows_parsed_on_a_thread_raise_where_they_are_loaded() -> None:
-    """The parsing thread's failure (e.g. a broken file) reaches the loading thread, and a
-    consumer that stops early does not leave the thread running."""
-    import threading
+def test_the_parsing_process_fails_where_files_load_and_ends_when_the_loader_stops(
+    tmp_path: Path,
+) -> None:
+    """The parsing process's failure (e.g. a file gone) is raised where the files are loaded,
+    and a loader that stops early leaves no parsing process running."""
+    from genesys_finance.cdr.worker import Parsing
 
-    from genesys_finance.cdr.load import _produced
+    lines, header = _sim_lines(tmp_path, "generic")
+    path = tmp_path / "calls.csv"
+    path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
+    ctx = open_file(path, builtin("generic"), datetime.now(UTC))
+    masker = CdrMasker(Masker.from_settings(Settings(hmac_key=HMAC_TEST_KEY.encode()), env={}), ORG)
 
-    def items() -> Iterator[int]:
-        yield 1
-        yield 2
-        raise RuntimeError("broken file")
+    with Parsing() as parsing:
+        parsing.start([ctx], masker, None, tmp_path / "ok", "csv")
+        groups = list(parsing.ready_files(1))
+    files = [f for group in groups for f in group]
+    assert sum(f.rows for f in files) == len(lines) and all(f.path.exists() for f in files)
+    [result] = parsing.results
+    assert (result.rows_read, result.rows_valid, result.rows_rejected) == (len(lines),) * 2 + (0,)
 
-    got = []
-    with pytest.raises(RuntimeError, match="broken file"):
-        for item in _produced(items()):
-            got.append(item)
-    assert got == [1, 2]
-    early = _produced(iter(range(1000)), depth=2)
-    assert next(early) == 0
-    early.close()
-    assert not [t for t in threading.enumerate() if t.name == "cdr-parse"]
+    path.unlink()  # opened and checked, then gone before the child reads it
+    with pytest.raises(FileNotFoundError), Parsing() as failing:
+        failing.start([ctx], masker, None, tmp_path / "gone", "csv")
+        list(failing.ready_files(1))
+
+    path.write_text("\n".join([header, *lines * 50]) + "\n", encoding="utf-8")
+    ctx = open_file(path, builtin("generic"), datetime.now(UTC))
+    with Parsing() as parsing:
+        parsing.start([ctx], masker, None, tmp_path / "early", "csv")
+        next(parsing.ready_files(1))
+    assert not parsing._process.is_alive()
+    with Parsing() as idle:  # never given work (every file failed to open): ends cleanly
+        pass
+    assert idle._process.exitcode == 0

@@ -27,6 +27,7 @@ from genesys_finance.cdr.reader import (
     records,
     scan_file,
 )
+from genesys_finance.cdr.worker import Parsing
 from genesys_finance.masking import Masker
 from genesys_finance.org_numbers import OrgNumbers
 from genesys_finance.settings import ConfigError, Settings
@@ -50,8 +51,6 @@ class FileReport:
     loaded: int | None = None  # counted in the destination after the load
     rejected: int | None = None
     duplicates: list[tuple[int, int]] = field(default_factory=list)  # (line, same as line)
-    # (start_time, end_time, source_line) of each batch's rows: which lines may repeat others
-    repeat_keys: list[Any] = field(default_factory=list, repr=False, compare=False)
     error: str | None = None
 
     @property
@@ -141,41 +140,35 @@ def load_cdr_files(
     masker = masker or Masker.from_settings(settings, policy_path)
     masker.require_key()
     loaded_at = datetime.now(UTC)
-    reports, contexts = _open_all(paths, fmt, loaded_at)
-    if contexts:
+    with Parsing() as parser:  # its process starts while the files are hashed
+        reports, contexts = _open_all(paths, fmt, loaded_at)
+        if not contexts:
+            return reports
         numbers = org_numbers if org_numbers is not None else org_numbers_for(settings)
         cdr_masker = CdrMasker(masker, numbers)
-        rejects: list[CdrReject] = []
-        tables = _tables(contexts, cdr_masker, carrier, rejects)
-        shas = [ctx.sha256 for ctx, _ in contexts]
-        load.write_tables(settings, tables, lambda: rejects, shas)
-        _count_in_destination(settings, reports)
+        files = [ctx for ctx, _ in contexts]
+        for ctx in files:
+            log.info("reading %s (profile %s)", ctx.name, ctx.profile.name)
+
+        def start(folder: Path, file_format: str) -> None:
+            parser.start(files, cdr_masker, carrier, folder, file_format)
+
+        results = load.write_tables(settings, parser, start, [ctx.sha256 for ctx in files])
+    repeats: dict[str, list[int] | None] = {}
+    for result in results:
+        ctx, report = contexts[result.index]
+        report.rows_read += result.rows_read
+        report.rows_valid += result.rows_valid
+        report.rows_rejected += result.rows_rejected
+        report.reasons.extend(result.reasons)
+        repeats[ctx.sha256] = result.repeat_lines
+    _count_in_destination(settings, reports, repeats)
     return reports
 
 
-def _tables(
-    contexts: list[tuple[FileContext, FileReport]],
-    masker: CdrMasker,
-    carrier: str | None,
-    rejects: list[CdrReject],
-) -> Iterator[Any]:
-    """Arrow tables of the valid rows of every file, a batch of records at a time; rejects are
-    set aside for their own table (they are few)."""
-    schema = load.arrow_schemas()[0]
-    for ctx, report in contexts:
-        log.info("reading %s (profile %s)", ctx.name, ctx.profile.name)
-        parser = BatchParser(RowParser(ctx, masker, carrier), schema)
-        for table, bad, read in _parsed(ctx, parser):
-            report.rows_read += read
-            report.rows_valid += table.num_rows
-            report.rows_rejected += len(bad)
-            report.reasons.extend(reject.reason for reject in bad)
-            rejects.extend(bad)
-            report.repeat_keys.append(table.select(["start_time", "end_time", "source_line"]))
-            yield table
-
-
-def _parsed(ctx: FileContext, parser: BatchParser) -> Iterator[tuple[Any, list[CdrReject], int]]:
+def parsed_batches(
+    ctx: FileContext, parser: BatchParser
+) -> Iterator[tuple[Any, list[CdrReject], int]]:
     """(rows, rejects, records read) per batch: through Arrow's CSV reader when every record of
     the file is one line (reader.arrow_chunks), else through the csv module."""
     if ctx.one_line_records:
@@ -223,7 +216,9 @@ def _open_all(
     return reports, contexts
 
 
-def _count_in_destination(settings: Settings, reports: list[FileReport]) -> None:
+def _count_in_destination(
+    settings: Settings, reports: list[FileReport], repeats: dict[str, list[int] | None]
+) -> None:
     shas = [r.sha256 for r in reports if r.error is None]
     loaded = load.counts_by_file(settings, load.CDR_TABLE, shas)
     rejected = load.counts_by_file(settings, load.REJECT_TABLE, shas)
@@ -232,6 +227,5 @@ def _count_in_destination(settings: Settings, reports: list[FileReport]) -> None
             report.loaded = loaded.get(report.sha256, 0)
             report.rejected = rejected.get(report.sha256, 0)
             if report.loaded:
-                candidates = load.repeat_candidates(report.repeat_keys)
+                candidates = repeats.get(report.sha256)
                 report.duplicates = load.duplicate_lines(settings, report.sha256, candidates)
-            report.repeat_keys = []
