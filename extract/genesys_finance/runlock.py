@@ -1,5 +1,6 @@
-"""One extraction at a time per warehouse: an advisory lock, held for a whole `extract`, `run`
-or `demo`.
+"""One run at a time per warehouse: an advisory lock, held for a whole `extract`, `run`, `demo`,
+`load-cdrs` or `build` (a build must not read raw tables a load is still writing: an incremental
+model's watermark would pass over lines committed after it).
 
 Two runs at once would submit the same jobs twice and interleave their ledger writes (and on
 DuckDB the second would fail on the file lock with a message that says nothing of why). The

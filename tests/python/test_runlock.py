@@ -82,6 +82,30 @@ def test_second_extract_exits_with_a_clear_message(
     assert 0.9 <= waited < 10
 
 
+@pytest.mark.parametrize(
+    "command",
+    [["load-cdrs", "no-such-file.csv"], ["build", "--select", "stg_genesys__queues"]],
+    ids=["load-cdrs", "build"],
+)
+def test_cdr_loads_and_builds_take_the_run_lock_too(
+    command: list[str],
+    warehouse: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A build between two parts of a CDR load (or while an extract writes) could move an
+    incremental model's watermark past lines not yet committed: neither starts while a run
+    holds the warehouse (the lock comes before the file is read or dbt is started)."""
+    settings = _settings(warehouse)
+    for key, value in cli_env(settings).items():
+        monkeypatch.setenv(key, value)
+    with _held_by_another_process(settings):
+        status = main([*command, "--lock-wait", "0.5"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert f"genesys-finance {command[0]}: another genesys-finance run" in err
+
+
 def test_second_run_waits_for_the_first_to_finish(warehouse: Settings) -> None:
     settings = _settings(warehouse)
     with _held_by_another_process(settings) as holder:

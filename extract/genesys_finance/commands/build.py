@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from genesys_finance.commands import extract
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -37,11 +39,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target-path", default=None, help="dbt target directory (default: <project>/target)"
     )
+    extract.add_lock_wait(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from genesys_finance.dbt_runner import WITHOUT_UNIT_TESTS, DbtError, run_dbt
+    from genesys_finance.runlock import RunLockBusy
     from genesys_finance.settings import Settings
+    from genesys_finance.warehouse import warehouse_for
 
     settings = Settings.from_env().with_target(args.target)
     build_args = ["build"] if args.unit_tests else ["build", *WITHOUT_UNIT_TESTS]
@@ -50,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
     if args.select:
         build_args += ["--select", *args.select]
     try:
-        run_dbt(settings, build_args, target_path=args.target_path, stream=True)
+        # The run lock: no extract or CDR load writes raw while the incremental models read it.
+        with warehouse_for(settings).run_lock(args.lock_wait):
+            run_dbt(settings, build_args, target_path=args.target_path, stream=True)
         if args.docs:
             run_dbt(
                 settings,
@@ -58,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
                 target_path=args.target_path,
                 stream=True,
             )
-    except DbtError as exc:
+    except (DbtError, RunLockBusy) as exc:
         print(f"genesys-finance build: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -90,6 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="PII policy YAML merged over the default (overrides GENESYS_FINANCE_PII_POLICY)",
     )
+    add_lock_wait(parser)
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def add_lock_wait(parser: argparse.ArgumentParser) -> None:
+    """`--lock-wait`, for every command that takes the warehouse's run lock."""
     parser.add_argument(
         "--lock-wait",
         type=float,
@@ -97,7 +103,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="wait this long for another run on the same warehouse before giving up (default 60)",
     )
-    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
 def options_from(args: argparse.Namespace) -> ExtractOptions:

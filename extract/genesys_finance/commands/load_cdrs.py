@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from genesys_finance.commands import extract
 
 HELP = "load carrier CDR CSV files into carrier_raw (numbers and Call-IDs masked)"
 MAX_REASONS = 5  # per file on the terminal; all of them are in carrier_raw.cdr_rejects
@@ -44,21 +47,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="PII policy YAML merged over the default (overrides GENESYS_FINANCE_PII_POLICY)",
     )
+    extract.add_lock_wait(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from genesys_finance.cdr import load_cdr_files, resolve
+    from genesys_finance.runlock import RunLockBusy
     from genesys_finance.settings import Settings
+    from genesys_finance.warehouse import warehouse_for
 
     settings = Settings.from_env().with_target(args.target)
     profile = resolve(args.format, getattr(args, "format_file", None))
-    reports = load_cdr_files(
-        settings,
-        args.paths,
-        profile,
-        policy_path=args.pii_policy,
-        carrier=getattr(args, "carrier", None),
-    )
+    # The run lock: a build between two parts of a load (or two loads) could see a later load's
+    # lines before an earlier one's, and an incremental model's watermark would pass over them.
+    try:
+        with warehouse_for(settings).run_lock(args.lock_wait):
+            reports = load_cdr_files(
+                settings,
+                args.paths,
+                profile,
+                policy_path=args.pii_policy,
+                carrier=getattr(args, "carrier", None),
+            )
+    except RunLockBusy as exc:
+        print(f"genesys-finance load-cdrs: {exc}", file=sys.stderr)
+        return 1
     for report in reports:
         print(report.summary())
         for reason in report.reasons[:MAX_REASONS]:
