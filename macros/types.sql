@@ -36,15 +36,17 @@
     '^\s*-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]{1,3})?\s*$'
 {%- endmacro %}
 
-{#- Nested CASEs: Postgres evaluates an inner one only when the outer matched. -#}
+{#- Nested CASEs: Postgres evaluates an inner one only when the outer matched. The outer cast keeps
+    the typmod (a CASE's type is plain numeric), which the models' contracts and incremental schema
+    checks compare. -#}
 {% macro postgres__safe_decimal(expr, precision, scale) -%}
-    case
+    cast(case
         when {{ expr }} ~ {{ genesys_finance.decimal_text_pattern() }}
             then case
                 when abs(round(cast({{ expr }} as numeric), {{ scale }})) < 1e{{ precision - scale }}
-                    then cast(cast({{ expr }} as numeric) as numeric({{ precision }}, {{ scale }}))
+                    then cast({{ expr }} as numeric)
             end
-    end
+    end as numeric({{ precision }}, {{ scale }}))
 {%- endmacro %}
 
 {% macro duckdb__safe_decimal(expr, precision, scale) -%}
