@@ -23,9 +23,9 @@ from genesys_finance.cdr.parse import CdrReject, FileContext
 
 log = logging.getLogger(__name__)
 
-# Load files written and not yet loaded, at most (each ~20k rows, ~12 MB of csv): bounds the
+# Load files written and not yet loaded, at most (each ~10k rows, ~6 MB of csv): bounds the
 # temporary disk when parsing outruns the loads.
-MAX_PENDING_FILES = 48
+MAX_PENDING_FILES = 96
 _POLL_SECONDS = 0.5
 
 
@@ -155,9 +155,12 @@ class Parsing:
 def _run(jobs: Any, out: Any) -> None:
     """The child: once its work comes, every file's batches written as load files, reported
     one by one."""
-    import pyarrow.compute  # noqa: F401  (imported while the parent hashes the files)
+    import pyarrow as pa
+    import pyarrow.compute  # (imported while the parent hashes the files)
 
     import genesys_finance.cdr.files  # noqa: F401
+
+    _use_jemalloc(pa)
 
     job = jobs.get()
     if job is None:
@@ -202,13 +205,26 @@ def _parse_all(
             if bad:
                 out.put(("rejects", bad))
             if table.num_rows:
-                keys.append(table.select(["start_time", "end_time", "source_line"]))
+                keys.append(load.repeat_keys(table))
                 path = folder / f"{written:06d}.{file_format}"
                 write_load_file(table, path, file_format)  # type: ignore[arg-type]
                 written += 1
                 out.put(("file", (path, table.num_rows)))
         result.repeat_lines = load.repeat_candidates(keys)
         out.put(("result", result))
+
+
+def _use_jemalloc(pa: Any) -> None:
+    """Arrow's jemalloc pool for this process where the build has it, giving freed pages back
+    at once: each batch's buffers are freed before the next is read, and the default mimalloc
+    pool kept them. Peak of the parsing process, 1M generic rows (measured): 241 MB on
+    mimalloc and 201 MB on jemalloc at 20k-row batches; at 10k-row batches 160-164 MB on
+    jemalloc, 153 MB with no decay delay; no rate lost that a loaded machine could show."""
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    except NotImplementedError:  # a pyarrow built without jemalloc keeps its default
+        pass
 
 
 def _sendable(exc: BaseException) -> BaseException:
