@@ -23,9 +23,12 @@ from genesys_finance.cdr.parse import CdrReject, FileContext
 
 log = logging.getLogger(__name__)
 
-# Load files written and not yet loaded, at most (each ~10k rows, ~6 MB of csv): bounds the
+# Load files written and not yet loaded, at most (each ~20k rows, ~12 MB of csv): bounds the
 # temporary disk when parsing outruns the loads.
-MAX_PENDING_FILES = 96
+MAX_PENDING_FILES = 48
+# Rows of a load file: two of the parser's 10k-row batches (smaller batches keep the parsing
+# process's memory down; the loads keep the file count, each file a COPY of its own).
+LOAD_FILE_ROWS = 20_000
 _POLL_SECONDS = 0.5
 
 
@@ -184,6 +187,8 @@ def _parse_all(
     file_format: str,
     out: Any,
 ) -> None:
+    import pyarrow as pa
+
     from genesys_finance.cdr import load
     from genesys_finance.cdr.batch import BatchParser
     from genesys_finance.cdr.files import parsed_batches
@@ -193,9 +198,19 @@ def _parse_all(
     schema = load.arrow_schemas()[0]
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
+
+    def write(tables: list[Any]) -> None:
+        nonlocal written
+        table = pa.concat_tables(tables)
+        path = folder / f"{written:06d}.{file_format}"
+        write_load_file(table, path, file_format)  # type: ignore[arg-type]
+        written += 1
+        out.put(("file", (path, table.num_rows)))
+
     for index, ctx in enumerate(contexts):
         result = FileResult(index)
         keys = []
+        pending: list[Any] = []  # parsed batches not yet written
         parser = BatchParser(RowParser(ctx, masker, carrier), schema)
         for table, bad, read in parsed_batches(ctx, parser):
             result.rows_read += read
@@ -206,10 +221,12 @@ def _parse_all(
                 out.put(("rejects", bad))
             if table.num_rows:
                 keys.append(load.repeat_keys(table))
-                path = folder / f"{written:06d}.{file_format}"
-                write_load_file(table, path, file_format)  # type: ignore[arg-type]
-                written += 1
-                out.put(("file", (path, table.num_rows)))
+                pending.append(table)
+                if sum(t.num_rows for t in pending) >= LOAD_FILE_ROWS:
+                    write(pending)
+                    pending = []
+        if pending:
+            write(pending)
         result.repeat_lines = load.repeat_candidates(keys)
         out.put(("result", result))
 
