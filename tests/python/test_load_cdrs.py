@@ -413,3 +413,35 @@ def test_simulator_files_load_without_rejects(tmp_path: Path) -> None:
     assert all(r.consistent and r.rejected == 0 and r.rows_read > 0 for r in reports), [
         r.summary() for r in reports
     ]
+
+
+def test_repeat_candidates_are_the_lines_sharing_start_and_end() -> None:
+    """Lines sharing both instants with another line, across batches; a shared start alone or
+    a shared end alone is not enough; too many to list gives None (compare every line)."""
+    import pyarrow as pa
+
+    from genesys_finance.cdr import load
+
+    ts = pa.timestamp("us", tz="UTC")
+    t = [datetime(2024, 3, 1, 9, m, tzinfo=UTC) for m in range(8)]
+
+    def batch(rows: list[tuple[int, datetime, datetime]]) -> Any:
+        lines, starts, ends = zip(*rows, strict=True)
+        table = pa.table(
+            {
+                "start_time": pa.array(starts, ts),
+                "end_time": pa.array(ends, ts),
+                "source_line": pa.array(lines, pa.int64()),
+            }
+        )
+        return load.repeat_keys(table)
+
+    first = batch([(2, t[0], t[1]), (3, t[0], t[2]), (4, t[3], t[1])])
+    second = batch([(5, t[4], t[5]), (6, t[0], t[1]), (7, t[1], t[0])])
+    third = batch([(8, t[6], t[7]), (9, t[4], t[5]), (10, t[0], t[1])])
+    assert load.repeat_candidates([first, second, third]) == [2, 5, 6, 9, 10]
+    assert load.repeat_candidates([first]) == []
+    assert load.repeat_candidates([]) == []
+    many = load.MAX_REPEAT_CANDIDATES + 1
+    same = batch([(line, t[0], t[1]) for line in range(2, many + 2)])
+    assert load.repeat_candidates([same]) is None

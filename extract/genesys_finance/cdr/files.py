@@ -34,7 +34,7 @@ from genesys_finance.settings import ConfigError, Settings
 
 log = logging.getLogger(__name__)
 
-BATCH_RECORDS = 20_000  # records parsed column by column at once
+BATCH_RECORDS = 10_000  # records parsed column by column at once (as reader.CHUNK_ROWS)
 
 
 @dataclass

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 # Load files written and not yet loaded, at most (each ~20k rows, ~12 MB of csv): bounds the
 # temporary disk when parsing outruns the loads.
 MAX_PENDING_FILES = 48
+# Rows of a load file: two of the parser's 10k-row batches (smaller batches keep the parsing
+# process's memory down; the loads keep the file count, each file a COPY of its own).
+LOAD_FILE_ROWS = 20_000
 _POLL_SECONDS = 0.5
 
 
@@ -155,9 +158,12 @@ class Parsing:
 def _run(jobs: Any, out: Any) -> None:
     """The child: once its work comes, every file's batches written as load files, reported
     one by one."""
-    import pyarrow.compute  # noqa: F401  (imported while the parent hashes the files)
+    import pyarrow as pa
+    import pyarrow.compute  # (imported while the parent hashes the files)
 
     import genesys_finance.cdr.files  # noqa: F401
+
+    _use_jemalloc(pa)
 
     job = jobs.get()
     if job is None:
@@ -181,6 +187,8 @@ def _parse_all(
     file_format: str,
     out: Any,
 ) -> None:
+    import pyarrow as pa
+
     from genesys_finance.cdr import load
     from genesys_finance.cdr.batch import BatchParser
     from genesys_finance.cdr.files import parsed_batches
@@ -190,9 +198,19 @@ def _parse_all(
     schema = load.arrow_schemas()[0]
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
+
+    def write(tables: list[Any]) -> None:
+        nonlocal written
+        table = pa.concat_tables(tables)
+        path = folder / f"{written:06d}.{file_format}"
+        write_load_file(table, path, file_format)  # type: ignore[arg-type]
+        written += 1
+        out.put(("file", (path, table.num_rows)))
+
     for index, ctx in enumerate(contexts):
         result = FileResult(index)
         keys = []
+        pending: list[Any] = []  # parsed batches not yet written
         parser = BatchParser(RowParser(ctx, masker, carrier), schema)
         for table, bad, read in parsed_batches(ctx, parser):
             result.rows_read += read
@@ -202,13 +220,28 @@ def _parse_all(
             if bad:
                 out.put(("rejects", bad))
             if table.num_rows:
-                keys.append(table.select(["start_time", "end_time", "source_line"]))
-                path = folder / f"{written:06d}.{file_format}"
-                write_load_file(table, path, file_format)  # type: ignore[arg-type]
-                written += 1
-                out.put(("file", (path, table.num_rows)))
+                keys.append(load.repeat_keys(table))
+                pending.append(table)
+                if sum(t.num_rows for t in pending) >= LOAD_FILE_ROWS:
+                    write(pending)
+                    pending = []
+        if pending:
+            write(pending)
         result.repeat_lines = load.repeat_candidates(keys)
         out.put(("result", result))
+
+
+def _use_jemalloc(pa: Any) -> None:
+    """Arrow's jemalloc pool for this process where the build has it, giving freed pages back
+    at once: each batch's buffers are freed before the next is read, and the default mimalloc
+    pool kept them. Peak of the parsing process, 1M generic rows (measured): 241 MB on
+    mimalloc and 201 MB on jemalloc at 20k-row batches; at 10k-row batches 160-164 MB on
+    jemalloc, 153 MB with no decay delay; no rate lost that a loaded machine could show."""
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+        pa.jemalloc_set_decay_ms(0)
+    except NotImplementedError:  # a pyarrow built without jemalloc keeps its default
+        pass
 
 
 def _sendable(exc: BaseException) -> BaseException:
