@@ -79,7 +79,7 @@ def file_lock(path: Path, wait_s: float) -> Iterator[None]:
                     holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
                     raise RunLockBusy(
                         f"another genesys-finance run is using this warehouse ({holder}; lock "
-                        f"file {path}); waited {wait_s:.0f} s. Let it finish, or raise the wait "
+                        f"file {path}); waited {wait_s:g} s. Let it finish, or raise the wait "
                         "with --lock-wait."
                     ) from None
                 time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
@@ -109,7 +109,7 @@ def advisory_lock(
         except psycopg2.errors.LockNotAvailable:
             raise RunLockBusy(
                 f"another genesys-finance run is using this warehouse ({_pg_holder(conn)}); "
-                f"waited {wait_s:.0f} s. Let it finish, or raise the wait with --lock-wait."
+                f"waited {wait_s:g} s. Let it finish, or raise the wait with --lock-wait."
             ) from None
         cur.execute("set lock_timeout = 0")
         try:
