@@ -56,8 +56,7 @@
 {% macro number_prefix(expr, digits=none) -%}
     {%- set n = digits or var('genesys_prefix_digits') -%}
     case
-        when {{ genesys_finance.may_be_e164(expr) }} and {{ genesys_finance.number_is_e164(expr) }}
-            then left({{ genesys_finance.number_digits(expr) }}, {{ n }})
+        {{ genesys_finance.e164_digits_when(expr, 'left(', ', ' ~ n ~ ')') }}
     end
 {%- endmacro %}
 
@@ -70,6 +69,8 @@
         when {{ expr }} = 'REDACTED' then 'REDACTED'
         when length({{ expr }}) <= 4 and {{ genesys_finance.consists_of(expr, '0123456789') }}
             then {{ expr }}
+        {#- a clear E.164 number (the org's, kept by the extractor): no parsing #}
+        when {{ genesys_finance.regex_matches(expr, '^(tel:)?[+][0-9]{4,}$') }} then right({{ expr }}, 4)
         else coalesce(right(nullif({{ genesys_finance.number_digits(expr) }}, ''), 4), 'REDACTED')
     end
 {%- endmacro %}
@@ -96,8 +97,7 @@
         when length({{ expr }}) <= 4 then null
         when {{ genesys_finance.consists_of(expr, '0123456789') }}
             then case when length({{ expr }}) <= 15 then {{ expr }} end
-        when {{ genesys_finance.may_be_e164(expr) }} and {{ genesys_finance.number_is_e164(expr) }}
-            then {{ genesys_finance.number_digits(expr) }}
+        {{ genesys_finance.e164_digits_when(expr) }}
     end
 {%- endmacro %}
 
@@ -227,7 +227,18 @@
     prefix (through the `prefix` action) for payloads without the extractor's `<field>Prefix`. -#}
 {% macro e164_or_null(expr) -%}
     case
-        when {{ genesys_finance.may_be_e164(expr) }} and {{ genesys_finance.number_is_e164(expr) }}
-            then {{ genesys_finance.number_digits(expr) }}
+        {{ genesys_finance.e164_digits_when(expr) }}
     end
+{%- endmacro %}
+
+
+{#- CASE branches: the E.164 digits of `expr` (wrapped in `before`...`after`) when it is a clear
+    E.164 number. The extractor's clear form (`+digits`, `tel:+digits`: the org's numbers, about
+    half the voice sessions' numbers) takes one anchored match and a substr; anything else that may
+    be E.164 goes through the general address parsing (`number_part`), two regex pipelines. -#}
+{% macro e164_digits_when(expr, before='', after='') -%}
+    when {{ genesys_finance.regex_matches(expr, '^(tel:)?[+][0-9]+$') }}
+            then {{ before }}substr({{ expr }}, strpos({{ expr }}, '+') + 1){{ after }}
+        when {{ genesys_finance.may_be_e164(expr) }} and {{ genesys_finance.number_is_e164(expr) }}
+            then {{ before }}{{ genesys_finance.number_digits(expr) }}{{ after }}
 {%- endmacro %}

@@ -302,29 +302,46 @@ def slot_ids(sim: Any, n: int) -> list[str]:
 # --------------------------------------- the dbt backstop: bad rows that bypassed the screen
 
 
-def _legacy_rows() -> tuple[list[dict[str, Any]], dict[str, int]]:
+def _legacy_rows() -> tuple[list[dict[str, Any]], dict[str, int], dict[str, int]]:
     """Conversations with bad parts, as a load older than the screen could have landed them,
-    and how many segments each should stage."""
+    and how many segments and session metrics each should stage."""
     conversations = [copy.deepcopy(c) for c in base_conversations()[:5]]
     segments = {c["conversationId"]: len(_segments(c)) for c in conversations}
-    first, second, third, fourth, _ = conversations
+    metrics = {c["conversationId"]: len(_metrics(c)) for c in conversations}
+    first, second, third, fourth, fifth = conversations
     _segments(first)[0]["segmentStart"] = "soon"
     _segments(second)[0]["segmentStart"] = "2024-02-30T10:00:00.000Z"
     _segments(third)[0]["segmentStart"] = "2024-05-02T25:00:00.000Z"
     for conversation in (first, second, third):
         segments[conversation["conversationId"]] -= 1
     participant = fourth["participants"][0]
-    participant.pop("participantId")  # its sessions and segments go with it
-    segments[fourth["conversationId"]] -= sum(
-        len(s.get("segments") or []) for s in participant.get("sessions") or []
-    )
-    return conversations, segments
+    participant.pop("participantId")  # its sessions, segments and metrics go with it
+    for session in participant.get("sessions") or []:
+        segments[fourth["conversationId"]] -= len(session.get("segments") or [])
+        metrics[fourth["conversationId"]] -= len(session.get("metrics") or [])
+    session = fifth["participants"][-1]["sessions"][0]
+    session.pop("sessionId")  # its segments and metrics go with it
+    segments[fifth["conversationId"]] -= len(session.get("segments") or [])
+    metrics[fifth["conversationId"]] -= len(session.get("metrics") or [])
+    if _metrics(first):
+        _metrics(first)[0].pop("name")
+        metrics[first["conversationId"]] -= 1
+    return conversations, segments, metrics
+
+
+def _metrics(conversation: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        metric
+        for participant in conversation.get("participants") or []
+        for session in participant.get("sessions") or []
+        for metric in session.get("metrics") or []
+    ]
 
 
 def test_bad_rows_that_reached_raw_another_way_do_not_fail_the_build(
     warehouse: Settings, tmp_path: Path
 ) -> None:
-    conversations, expected = _legacy_rows()
+    conversations, expected, expected_metrics = _legacy_rows()
     load_conversations(warehouse, conversations)
     run_dbt(warehouse, ["build", *WITHOUT_UNIT_TESTS], target_path=tmp_path / "dbt-target")
     rows = query(
@@ -333,4 +350,23 @@ def test_bad_rows_that_reached_raw_another_way_do_not_fail_the_build(
         "group by conversation_id",
     )
     assert {str(cid): int(n) for cid, n in rows} == expected
+    rows = query(
+        warehouse,
+        "select conversation_id, count(*) from staging.stg_genesys__session_metrics "
+        "group by conversation_id",
+    )
+    assert {str(cid): int(n) for cid, n in rows if n} == {
+        cid: n for cid, n in expected_metrics.items() if n
+    }
+    # the segments left keep their place in the session: the dropped first one's ordinal is gone
+    first = conversations[0]
+    first_session = next(
+        s for p in first["participants"] for s in p.get("sessions") or [] if s.get("segments")
+    )
+    ordinals = query(
+        warehouse,
+        "select segment_ordinal from staging.stg_genesys__segments "
+        f"where session_id = '{first_session['sessionId']}' order by segment_ordinal",
+    )
+    assert [int(o) for (o,) in ordinals] == list(range(2, len(first_session["segments"]) + 1))
     assert _count(warehouse, "select count(*) from staging.stg_genesys__conversations") == 5

@@ -19,6 +19,9 @@ conversations as (
     {{ genesys_payload_fence() }}
 ),
 
+-- Elements without what the contract requires (ids; a segment's start) are dropped as they are
+-- unnested (`required`). The extractor quarantines such payloads (quarantine.py): this only catches
+-- rows that reached raw another way (a load older than that screen).
 participants as (
     select
         conversations.conversation_id,
@@ -26,7 +29,7 @@ participants as (
         conversations.conversation_start,
         participant.value as participant
     from conversations
-    {{ json_array_rows('conversations.payload', 'participants', 'participant') }}
+    {{ json_array_rows('conversations.payload', 'participants', 'participant', required=['participantId']) }}
 ),
 
 sessions as (
@@ -37,7 +40,7 @@ sessions as (
         {{ json_text('participants.participant', 'participantId') }} as participant_id,
         session.value as session
     from participants
-    {{ json_array_rows('participants.participant', 'sessions', 'session') }}
+    {{ json_array_rows('participants.participant', 'sessions', 'session', required=['sessionId']) }}
 ),
 
 segments as (
@@ -50,7 +53,9 @@ segments as (
         segment.ordinal as segment_ordinal,
         segment.value as segment
     from sessions
-    {{ json_array_rows('sessions.session', 'segments', 'segment') }}
+    {{ json_array_rows(
+        'sessions.session', 'segments', 'segment', required_timestamps=['segmentStart']
+    ) }}
 ),
 
 typed as (
@@ -111,16 +116,6 @@ renamed as (
         ---------- lineage
         extracted_at
     from typed
-),
-
--- What the contract requires. The extractor quarantines payloads without it (quarantine.py), so
--- this drops only parts of rows that reached raw another way (a load older than that screen).
-usable as (
-    select * from renamed
-    where
-        session_id is not null
-        and participant_id is not null
-        and segment_start is not null
 )
 
-{{ select_masked('usable') }}
+{{ select_masked('renamed') }}

@@ -28,6 +28,9 @@ conversations as (
     {{ genesys_payload_fence() }}
 ),
 
+-- Elements without what the contract requires (ids; a segment's start) are dropped as they are
+-- unnested (`required`). The extractor quarantines such payloads (quarantine.py): this only catches
+-- rows that reached raw another way (a load older than that screen).
 participants as (
     select
         conversations.conversation_id,
@@ -35,7 +38,7 @@ participants as (
         conversations.conversation_start,
         participant.value as participant
     from conversations
-    {{ json_array_rows('conversations.payload', 'participants', 'participant') }}
+    {{ json_array_rows('conversations.payload', 'participants', 'participant', required=['participantId']) }}
 ),
 
 sessions as (
@@ -48,7 +51,7 @@ sessions as (
         session.ordinal as session_ordinal,
         session.value as session
     from participants
-    {{ json_array_rows('participants.participant', 'sessions', 'session') }}
+    {{ json_array_rows('participants.participant', 'sessions', 'session', required=['sessionId']) }}
 ),
 
 renamed as (
@@ -121,15 +124,6 @@ renamed as (
         ---------- lineage
         cast(extracted_at as {{ type_timestamptz() }}) as extracted_at
     from sessions
-),
-
--- What the contract requires. The extractor quarantines payloads without it (quarantine.py), so
--- this drops only parts of rows that reached raw another way (a load older than that screen).
-usable as (
-    select * from renamed
-    where
-        session_id is not null
-        and participant_id is not null
 )
 
-{{ select_masked('usable') }}
+{{ select_masked('renamed') }}
