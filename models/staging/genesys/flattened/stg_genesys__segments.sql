@@ -115,7 +115,8 @@ renamed as (
 
         ---------- lineage
         extracted_at
-    from typed
+    -- Postgres would compute each time up to three times below (a regex and a cast each)
+    from {{ computed_once('typed') }}
 )
 
 {{ select_masked('renamed') }}
