@@ -108,9 +108,14 @@ cdrs as (
         billed_amount
     from {{ ref('stg_carrier__cdrs') }}
     {% if is_incremental() -%}
-        -- this run's CDRs and those of its legs (their duplicates get rows again)
-        where cdr_id in (select touched_cdrs.cdr_id from touched_cdrs)
-            or cdr_id in (select matches.cdr_id from matches)
+        -- this run's CDRs and those of its legs (their duplicates get rows again); one IN over a
+        -- union: with `or` Postgres, misjudging the matches' count, tested each of 789k CDRs
+        -- against them one by one (89 s of a 1M incremental run)
+        where cdr_id in (
+                select touched_cdrs.cdr_id from touched_cdrs
+                union
+                select matches.cdr_id from matches
+            )
     {%- endif %}
 ),
 
