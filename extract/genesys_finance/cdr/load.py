@@ -237,14 +237,17 @@ def repeat_candidates(keys: list[Any]) -> list[int] | None:
 
     if not keys:
         return []
-    key = pa.chunked_array([k["key"] for k in keys]).combine_chunks()
+    # From the tables' chunks: `pa.chunked_array` of whole ChunkedArrays converts them value by
+    # value (~0.5 s per column at 1M rows, measured), at the end of the parsing.
+    key = pa.chunked_array([c for k in keys for c in k["key"].chunks], pa.int64())
+    key = key.combine_chunks()
     order = pc.sort_indices(key)
     ordered = key.take(order)
     same = pc.indices_nonzero(pc.equal(ordered[1:], ordered[:-1]))  # i: rows i and i+1 share
     if len(same) > MAX_REPEAT_CANDIDATES:
         return None
     both = pa.concat_arrays([same, pc.add(same, pa.scalar(1, pa.uint64()))])
-    lines = pa.chunked_array([k["source_line"] for k in keys])
+    lines = pa.chunked_array([c for k in keys for c in k["source_line"].chunks], pa.int64())
     lines = pc.unique(lines.take(order.take(both)))
     result = sorted(lines.to_pylist())
     return result if len(result) <= MAX_REPEAT_CANDIDATES else None
