@@ -45,6 +45,7 @@ class FileScan:
     ends_with_newline: bool
     clean_text: bool  # every byte decodes in the encoding: no row needs checking for bad bytes
     one_line_records: bool = False  # every record is one line: `arrow_chunks` may read it
+    line_ends: int = 0  # LF bytes: about the records, header included (sizes the loads)
 
 
 class _LineShape:
@@ -99,10 +100,12 @@ def scan_file(path: Path, name: str, encoding: str) -> FileScan:
     shape = _LineShape()
     last = b""
     clean = True
+    line_ends = 0
     try:
         with path.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
+                line_ends += chunk.count(b"\n")
                 last = chunk[-1:]
                 shape.feed(chunk)
                 if clean:
@@ -118,7 +121,11 @@ def scan_file(path: Path, name: str, encoding: str) -> FileScan:
         raise CdrFileError(f"{name}: cannot read ({exc.strerror})") from None
     utf8 = codecs.lookup(encoding).name in ("utf-8", "ascii")  # what Arrow's reader reads
     return FileScan(
-        digest.hexdigest(), last in (b"\n", b"\r", b""), clean, clean and utf8 and shape.result()
+        digest.hexdigest(),
+        last in (b"\n", b"\r", b""),
+        clean,
+        clean and utf8 and shape.result(),
+        line_ends,
     )
 
 
