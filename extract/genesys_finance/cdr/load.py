@@ -143,7 +143,12 @@ def write_tables(
         reject_disposition = write_disposition(settings, REJECT_TABLE, shas)
         loader = Loader.for_settings(settings, CARRIER_SCHEMA)
         try:
-            hints = arrow_hints(cdr_schema)
+            hints, reject_hints = arrow_hints(cdr_schema), arrow_hints(reject_schema)
+            # The rejects table created (or its schema brought up to date) while the first rows
+            # are parsed, when this process has nothing else to do: after the last load it was
+            # one more dlt load on every run's critical path, with no rejects to load.
+            empty_rejects = [rows_table([], reject_schema)]
+            loader.load(REJECT_TABLE, empty_rejects, "reject_id", reject_hints, reject_disposition)
             loads = 0
             for group in parser.ready_files(MIN_LOAD_ROWS, expected_rows):
                 imports = [
@@ -155,15 +160,13 @@ def write_tables(
             if not loads:  # an empty table still creates the table, for dbt's sources
                 empty = [rows_table([], cdr_schema)]
                 loader.load(CDR_TABLE, empty, "cdr_id", hints, cdr_disposition)
-            tables = _lazy_tables(lambda: parser.rejects, reject_schema)
-            reject_files = _file_imports(tables, reject_schema, files / REJECT_TABLE, file_format)
-            loader.load(
-                REJECT_TABLE,
-                (item for item, _ in reject_files),
-                "reject_id",
-                arrow_hints(reject_schema),
-                reject_disposition,
-            )
+            if parser.rejects:  # all of them: the parsing has ended
+                tables = _lazy_tables(lambda: parser.rejects, reject_schema)
+                reject_files = _file_imports(
+                    tables, reject_schema, files / REJECT_TABLE, file_format
+                )
+                rejects = (item for item, _ in reject_files)
+                loader.load(REJECT_TABLE, rejects, "reject_id", reject_hints, reject_disposition)
         finally:
             loader.close()
         return parser.results
