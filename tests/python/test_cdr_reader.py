@@ -206,3 +206,15 @@ def test_scan_counts_line_ends(tmp_path: Path) -> None:
     path = tmp_path / "calls.csv"
     path.write_bytes(b"a,b\n1,2\r\n3,4")
     assert scan_file(path, path.name, "utf-8").line_ends == 2
+
+
+def test_scan_decodes_from_the_first_chunk_that_is_not_ascii(tmp_path: Path) -> None:
+    """ASCII chunks are not decoded; a bad byte after them still is found, and a character cut
+    by the chunk boundary still decodes."""
+    path = tmp_path / "calls.csv"
+    ascii_mib = b"a,b\n" * (1 << 18)  # exactly the first 1 MiB chunk
+    path.write_bytes(ascii_mib + b"x,\xff\n")
+    assert not scan_file(path, path.name, "utf-8").clean_text
+    path.write_bytes(ascii_mib[:-1] + "é\n".encode())  # 0xC3 ends chunk one, 0xA9 starts two
+    assert scan_file(path, path.name, "utf-8").clean_text
+    assert abs(scan_file(path, path.name, "utf-8").line_ends - (1 << 18)) <= 1  # estimated
