@@ -187,3 +187,38 @@ def _utc_stamps_as_text(table: pa.Table) -> pa.Table:
             text = pc.binary_join_element_wise(naive, "Z", "")
             table = table.set_column(index, pa.field(f.name, pa.string(), f.nullable), text)
     return table
+
+
+class LoadFileWriter:
+    """One load file written table by table (a parquet row group, or a run of CSV rows, each),
+    so a file of many batches never holds them all in memory (the CSV through `write_csv` into
+    the open file: Arrow's `CSVWriter` left the CDR parsing process ~8 MB higher, measured).
+    Parquet here is for files that live seconds: no compression, no dictionaries, no
+    statistics (per 250k CDR rows 0.15 s to write and 0.13 s to read, against 0.32 + 0.32 s
+    with Arrow's defaults, measured)."""
+
+    def __init__(self, path: Path, schema: pa.Schema, file_format: LoadFileFormat) -> None:
+        self.path = path
+        self.rows = 0
+        self._csv = file_format == "csv"
+        if self._csv:
+            self._writer: Any = pa.OSFile(str(path), "wb")
+        else:
+            self._writer = pq.ParquetWriter(
+                str(path),
+                schema,
+                compression="none",
+                use_dictionary=False,
+                write_statistics=False,
+            )
+
+    def write(self, table: pa.Table) -> None:
+        if self._csv:
+            options = pa_csv.WriteOptions(include_header=not self.rows)
+            pa_csv.write_csv(_utc_stamps_as_text(table), self._writer, options)
+        else:
+            self._writer.write_table(table)
+        self.rows += table.num_rows
+
+    def close(self) -> None:
+        self._writer.close()

@@ -419,6 +419,22 @@ def test_skew_and_b2bua_are_in_the_ground_truth(tmp_path: Path) -> None:
 # `contains` directions; Twilio's RFC 2822 times, withheld numbers, derived billed seconds), as
 # rows of cells joined by `;`.
 _EDGE_ROWS: dict[str, list[str]] = {
+    "generic": [  # ISO-8601: Z, offsets of either sign, T or space, fractions; no offset
+        "carrier;sip_call_id;start_time;end_time;billed_seconds;calling_number;called_number;"
+        "direction;rate_per_minute;billed_amount;currency;invoice_id",
+        "acme;id-1;2024-03-01T10:00:00Z;2024-03-01T10:01:00.5Z;60;+18005550010;+14795742288;"
+        "inbound;0.01;0.01;USD;INV-1",
+        "acme;id-2;2024-03-01T10:00:00+05:30;2024-03-01T10:01:00.123456+05:30;60;+18005550010;"
+        "+14795742288;outbound;0.01;0.01;USD;INV-1",
+        "acme;id-3;2024-03-01 10:00:00-04:00;2024-03-01 10:01:00-04:00;60;+18005550010;"
+        "+14795742288;inbound;0.01;0.01;USD;INV-1",
+        "acme;id-4;2024-03-01T10:00:00;2024-03-01T10:01:00;60;+18005550010;+14795742288;"
+        "inbound;0.01;0.01;USD;INV-1",
+        "acme;id-5;2024-03-01T10:00:00.1234567Z;2024-03-01T10:01:00z;60;+18005550010;"
+        "+14795742288;inbound;0.01;0.01;USD;INV-1",
+        "acme;id-6;2024-03-01T10:00:00Z;2024-03-01T09:59:00-01:00;60;+18005550010;+14795742288;"
+        "inbound;0.01;0.01;USD;INV-1",
+    ],
     "bandwidth": [
         "CallStartDateTime;CallEndDateTime;CallType;CallSource;CallDestination;Duration;"
         "PerMinRate;Amount",
@@ -486,6 +502,8 @@ def test_column_path_reads_edge_values_like_the_row_parser(tmp_path: Path, fmt: 
     assert rejects == [r for r in one_by_one if not isinstance(r, CdrRow)]
     assert 0 < len(rejects) < len(items) - 1 and len(rows) > 1
     assert batch.slow_records < len(items)  # the plain lines went column-wise
+    if fmt == "generic":  # every stamp with an offset column-wise: only ids 4 and 5 one by one
+        assert batch.slow_records == 2
 
 
 @pytest.mark.parametrize("fmt", FORMATS)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -165,3 +166,55 @@ def test_the_parsing_process_fails_where_files_load_and_ends_when_the_loader_sto
     with Parsing() as idle:  # never given work (every file failed to open): ends cleanly
         pass
     assert idle._process.exitcode == 0
+
+
+class _OneAtATime:
+    """A parsing process's queue that hands out one message per blocking read and has
+    nothing ready otherwise: each load takes just the files it waits for."""
+
+    def __init__(self, messages: list[Any]) -> None:
+        self.messages = messages
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        import queue
+
+        if not block or not self.messages:
+            raise queue.Empty
+        return self.messages.pop(0)
+
+
+def test_loads_shrink_towards_the_end_of_the_parsing(tmp_path: Path) -> None:
+    """With the rows to come known, the last loads take half of what is left (down to one
+    file), so the load left after the parsing is small; without, groups of `min_rows`."""
+    from genesys_finance.cdr.worker import LoadFile, Parsing
+
+    def groups(expected: int) -> list[int]:
+        parsing = Parsing.__new__(Parsing)  # no process: the grouping alone
+        files = [("file", (tmp_path / f"{i}.csv", 50_000)) for i in range(20)]
+        parsing._queue = _OneAtATime([*files, ("done", 0.0)])
+        parsing.done = False
+        parsing.results, parsing.rejects = [], []
+        found = list(parsing.ready_files(250_000, expected))
+        assert all(isinstance(f, LoadFile) for group in found for f in group)
+        return [sum(f.rows for f in group) // 50_000 for group in found]
+
+    assert groups(0) == [5, 5, 5, 5]
+    assert groups(1_000_000) == [5, 5, 5, 3, 1, 1]
+
+
+def test_scan_counts_line_ends(tmp_path: Path) -> None:
+    path = tmp_path / "calls.csv"
+    path.write_bytes(b"a,b\n1,2\r\n3,4")
+    assert scan_file(path, path.name, "utf-8").line_ends == 2
+
+
+def test_scan_decodes_from_the_first_chunk_that_is_not_ascii(tmp_path: Path) -> None:
+    """ASCII chunks are not decoded; a bad byte after them still is found, and a character cut
+    by the chunk boundary still decodes."""
+    path = tmp_path / "calls.csv"
+    ascii_mib = b"a,b\n" * (1 << 18)  # exactly the first 1 MiB chunk
+    path.write_bytes(ascii_mib + b"x,\xff\n")
+    assert not scan_file(path, path.name, "utf-8").clean_text
+    path.write_bytes(ascii_mib[:-1] + "é\n".encode())  # 0xC3 ends chunk one, 0xA9 starts two
+    assert scan_file(path, path.name, "utf-8").clean_text
+    assert abs(scan_file(path, path.name, "utf-8").line_ends - (1 << 18)) <= 1  # estimated

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 
-from genesys_finance.loadfiles import arrow_batches, arrow_hints
+from genesys_finance.loadfiles import LoadFileWriter, arrow_batches, arrow_hints
 from genesys_finance.loading import TableLoad, load_tables
 from genesys_finance.settings import Settings
 from genesys_finance.warehouse import (
@@ -80,3 +81,30 @@ def test_load_tables_in_order_merge_and_exact_types(warehouse: Settings) -> None
     assert [r[2] for r in rows] == [0, 1, 2, 100, 100, 100, 100]
     # An empty table still creates its table (dbt sources always exist).
     assert query(warehouse, "select count(*) from test_raw.empty_items") == [(0,)]
+
+
+def test_a_load_file_written_table_by_table_reads_back_whole(tmp_path: Path) -> None:
+    """`LoadFileWriter`: one CSV header (a second one would be a row for the COPY), the UTC
+    stamps as the COPY reads them; one parquet row group per table; the rows in order."""
+    import pyarrow.csv as pa_csv
+    import pyarrow.parquet as pq
+
+    first = pa.Table.from_pylist(
+        [{"id": "a", "amount": Decimal("1.5"), "seen_at": AT, "n": 1}], schema=SCHEMA
+    )
+    second = pa.Table.from_pylist(
+        [{"id": "b", "amount": None, "seen_at": None, "n": 2}, {"id": "c", "n": 3}], schema=SCHEMA
+    )
+    csv_path, parquet_path = tmp_path / "rows.csv", tmp_path / "rows.parquet"
+    for path, file_format in ((csv_path, "csv"), (parquet_path, "parquet")):
+        writer = LoadFileWriter(path, SCHEMA, file_format)  # type: ignore[arg-type]
+        writer.write(first)
+        writer.write(second)
+        writer.close()
+        assert writer.rows == 3
+    lines = csv_path.read_text().splitlines()
+    assert lines[0] == '"id","amount","seen_at","n"' and len(lines) == 4
+    assert lines[1] == '"a",1.500000,"2024-05-01 12:00:00.000000Z",1'
+    assert pa_csv.read_csv(csv_path).column("id").to_pylist() == ["a", "b", "c"]
+    assert pq.ParquetFile(parquet_path).num_row_groups == 2
+    assert pq.read_table(parquet_path).equals(pa.concat_tables([first, second]))

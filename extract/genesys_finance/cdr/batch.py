@@ -40,6 +40,7 @@ _INT = r"^[0-9]{1,18}$"
 _PLAIN_NUMBER = r"^\+[0-9]{5,15}$"
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _NO_TEXT = pa.scalar(None, pa.string())
+_SIGNS = pa.array(["+", "-"])
 
 
 def fast_path_fits(parser: RowParser) -> bool:
@@ -209,8 +210,12 @@ class BatchParser:
                 body = pc.utf8_slice_codeunits(col, 5)
                 out[name] = self._strptime(body, empty_allowed(name), need, _RFC2822_BODY, col)
                 continue
-            has_offset = pc.match_substring_regex(col, _OFFSET)
             shaped = pc.match_substring_regex(col, _STAMP + "(" + _OFFSET[:-1] + ")?$")
+            # Where `shaped` holds, the value ends with Z or +hh:mm / -hh:mm, or else with the
+            # time's digits (its sign 6th from the end: never in a stamp without an offset).
+            # Sign and Z instead of one more pattern per column (only shaped values are used).
+            sign = pc.utf8_slice_codeunits(col, -6, -5)
+            has_offset = pc.or_(pc.ends_with(col, "Z"), pc.is_in(sign, value_set=_SIGNS))
             if ctx.profile.timezone is None:
                 shaped = pc.and_(shaped, has_offset)
             need(pc.or_(shaped, empty_allowed(name)))

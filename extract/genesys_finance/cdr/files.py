@@ -91,6 +91,7 @@ def open_file(path: Path, profile: Profile, loaded_at: datetime) -> FileContext:
             scan.ends_with_newline,
             scan.clean_text,
             scan.one_line_records,
+            scan.line_ends,
         )
     raise CdrFileError(f"{name}: empty file (no header row)")
 
@@ -153,7 +154,9 @@ def load_cdr_files(
         def start(folder: Path, file_format: str) -> None:
             parser.start(files, cdr_masker, carrier, folder, file_format)
 
-        results = load.write_tables(settings, parser, start, [ctx.sha256 for ctx in files])
+        shas = [ctx.sha256 for ctx in files]
+        records = sum(max(ctx.line_ends - 1, 0) for ctx in files)  # about: sizes the loads
+        results = load.write_tables(settings, parser, start, shas, records)
     repeats: dict[str, list[int] | None] = {}
     for result in results:
         ctx, report = contexts[result.index]

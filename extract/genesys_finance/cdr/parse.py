@@ -113,6 +113,7 @@ class FileContext:
     ends_with_newline: bool = True
     clean_text: bool = False  # every byte decodes (see reader.scan_file)
     one_line_records: bool = False  # every record is one line: Arrow's reader may read it
+    line_ends: int = 0  # LF bytes in the file (reader.FileScan): about its records
 
 
 def line_id(file_sha256: str, line: int) -> str:

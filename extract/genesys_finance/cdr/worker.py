@@ -23,12 +23,14 @@ from genesys_finance.cdr.parse import CdrReject, FileContext
 
 log = logging.getLogger(__name__)
 
-# Load files written and not yet loaded, at most (each ~20k rows, ~12 MB of csv): bounds the
+# Load files written and not yet loaded, at most (each ~50k rows, ~25 MB of csv): bounds the
 # temporary disk when parsing outruns the loads.
-MAX_PENDING_FILES = 48
-# Rows of a load file: two of the parser's 10k-row batches (smaller batches keep the parsing
-# process's memory down; the loads keep the file count, each file a COPY of its own).
-LOAD_FILE_ROWS = 20_000
+MAX_PENDING_FILES = 20
+# Rows of a load file, written batch by batch (`loadfiles.LoadFileWriter`: the parser's 10k-row
+# batches keep the parsing process's memory down whatever the file's size). Fewer files than
+# the 20k rows before: each is a COPY job of dlt's, and a load still finds several ready, so
+# the loads can shrink towards the end of the parsing (`Parsing.ready_files`).
+LOAD_FILE_ROWS = 50_000
 _POLL_SECONDS = 0.5
 
 
@@ -134,18 +136,21 @@ class Parsing:
             raise value
         return None
 
-    def ready_files(self, min_rows: int) -> Iterator[list[LoadFile]]:
+    def ready_files(self, min_rows: int, expected_rows: int = 0) -> Iterator[list[LoadFile]]:
         """Groups of the load files written: each at least `min_rows` rows (the last may be
         fewer), plus every file already written when it reaches them. A loader that takes
-        what is ready makes few loads (each has a fixed cost) while the parsing goes on."""
+        what is ready makes few loads (each has a fixed cost) while the parsing goes on.
+        `expected_rows` (about the rows to come, 0: unknown): near the end a group needs only
+        half the rows still to come, so the load left after the parsing is a small one."""
         group: list[LoadFile] = []
-        rows = 0
+        rows = taken = 0
         while not self.done:
-            blocking = rows < min_rows
+            enough = min(min_rows, max((expected_rows - taken) // 2, 1))
+            blocking = rows < (enough if expected_rows else min_rows)
             message = self._next(block=blocking)
             if message is None:  # nothing more ready, and the group is big enough
                 yield group
-                group, rows = [], 0
+                group, taken, rows = [], taken + rows, 0
                 continue
             item = self._take(message)
             if item is not None:
@@ -187,30 +192,27 @@ def _parse_all(
     file_format: str,
     out: Any,
 ) -> None:
-    import pyarrow as pa
-
     from genesys_finance.cdr import load
     from genesys_finance.cdr.batch import BatchParser
     from genesys_finance.cdr.files import parsed_batches
     from genesys_finance.cdr.parse import RowParser
-    from genesys_finance.loadfiles import write_load_file
+    from genesys_finance.loadfiles import LoadFileWriter
 
     schema = load.arrow_schemas()[0]
     folder.mkdir(parents=True, exist_ok=True)
     written = 0
+    writer: LoadFileWriter | None = None  # the load file being written
 
-    def write(tables: list[Any]) -> None:
-        nonlocal written
-        table = pa.concat_tables(tables)
-        path = folder / f"{written:06d}.{file_format}"
-        write_load_file(table, path, file_format)  # type: ignore[arg-type]
-        written += 1
-        out.put(("file", (path, table.num_rows)))
+    def finish() -> None:
+        nonlocal writer
+        if writer is not None:
+            writer.close()
+            out.put(("file", (writer.path, writer.rows)))
+            writer = None
 
     for index, ctx in enumerate(contexts):
         result = FileResult(index)
         keys = []
-        pending: list[Any] = []  # parsed batches not yet written
         parser = BatchParser(RowParser(ctx, masker, carrier), schema)
         for table, bad, read in parsed_batches(ctx, parser):
             result.rows_read += read
@@ -221,12 +223,14 @@ def _parse_all(
                 out.put(("rejects", bad))
             if table.num_rows:
                 keys.append(load.repeat_keys(table))
-                pending.append(table)
-                if sum(t.num_rows for t in pending) >= LOAD_FILE_ROWS:
-                    write(pending)
-                    pending = []
-        if pending:
-            write(pending)
+                if writer is None:
+                    path = folder / f"{written:06d}.{file_format}"
+                    writer = LoadFileWriter(path, schema, file_format)  # type: ignore[arg-type]
+                    written += 1
+                writer.write(table)
+                if writer.rows >= LOAD_FILE_ROWS:
+                    finish()
+        finish()
         result.repeat_lines = load.repeat_candidates(keys)
         out.put(("result", result))
 
